@@ -1,0 +1,1 @@
+"""digestflow: cluster package."""

@@ -1,0 +1,1 @@
+"""digestflow: storage package."""
