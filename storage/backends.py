@@ -1,0 +1,271 @@
+"""Where bytes live: a local directory or any ``pyarrow.fs`` filesystem.
+
+Both backends take paths relative to the store root (already validated by
+``storage.refs``). The local one uses the OS directly for the fast paths
+(temp file + ``os.replace``, memory maps, one ``stat`` per path); the remote one
+goes through ``pyarrow.fs`` (S3, GCS, HDFS): data is written straight to its
+final name (object stores publish a PUT/multipart upload only when it
+completes) and read into memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mmap
+import os
+import secrets
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Protocol
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+
+TMP_DIR = "tmp"
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A file under the store root: relative path, size in bytes, mtime in seconds."""
+
+    path: str
+    size: int
+    mtime: float
+
+
+class Backend(Protocol):
+    """The few file operations the store needs."""
+
+    is_local: bool
+    root: str
+
+    def read_bytes(self, path: str) -> bytes: ...
+    def write_bytes(self, path: str, data: bytes) -> None: ...
+    def open_atomic(self, path: str) -> contextlib.AbstractContextManager[BinaryIO]: ...
+    def map(self, path: str, writable: bool) -> Any: ...
+    def exists_many(self, paths: Iterable[str]) -> set[str]: ...
+    def read_many(self, paths: Iterable[str]) -> dict[str, bytes]: ...
+    def list_files(self, prefix: str) -> Iterator[FileEntry]: ...
+    def delete(self, path: str) -> None: ...
+    def move(self, src: str, dst: str) -> None: ...
+
+
+class LocalBackend:
+    """A directory on a local (or shared POSIX) filesystem."""
+
+    is_local = True
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.abspath(root)
+
+    def _abs(self, path: str) -> str:
+        return os.path.join(self.root, path)
+
+    def read_bytes(self, path: str) -> bytes:
+        with open(self._abs(path), "rb") as f:
+            return f.read()
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        with self.open_atomic(path) as f:
+            f.write(data)
+
+    @contextlib.contextmanager
+    def open_atomic(self, path: str) -> Iterator[BinaryIO]:
+        """Yield a file in ``tmp/``; on success rename it to ``path``, else remove it."""
+        final = self._abs(path)
+        tmp_dir = self._abs(TMP_DIR)
+        os.makedirs(tmp_dir, exist_ok=True)
+        hint = os.path.basename(path)[:80]
+        tmp = os.path.join(tmp_dir, f"{hint}.{os.getpid()}.{secrets.token_hex(6)}.part")
+        f = open(tmp, "xb", buffering=0)  # noqa: SIM115 - closed below on every path
+        try:
+            yield f  # type: ignore[misc]
+            f.close()
+            self._rename_into_place(tmp, final)
+        except BaseException:
+            f.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    @staticmethod
+    def _rename_into_place(tmp: str, final: str) -> None:
+        for _ in range(3):  # gc may remove an empty key directory between mkdir and rename
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            try:
+                os.replace(tmp, final)
+                return
+            except FileNotFoundError:
+                if not os.path.exists(tmp):
+                    raise
+        os.replace(tmp, final)
+
+    def map(self, path: str, writable: bool) -> Any:
+        """Memory-map a file: read-only ``pa.Buffer``, or a private copy-on-write mmap."""
+        full = self._abs(path)
+        if not writable:
+            with pa.memory_map(full, "r") as source:
+                return source.read_buffer()
+        with open(full, "rb") as f:
+            if os.fstat(f.fileno()).st_size == 0:
+                return bytearray()
+            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+
+    def exists_many(self, paths: Iterable[str]) -> set[str]:
+        return {p for p in paths if os.path.isfile(self._abs(p))}
+
+    def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
+        out: dict[str, bytes] = {}
+        for p in paths:
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                out[p] = self.read_bytes(p)
+        return out
+
+    def list_files(self, prefix: str) -> Iterator[FileEntry]:
+        yield from _walk(self.root, prefix)
+
+    def delete(self, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._abs(path))
+
+    def move(self, src: str, dst: str) -> None:
+        os.makedirs(os.path.dirname(self._abs(dst)), exist_ok=True)
+        os.replace(self._abs(src), self._abs(dst))
+
+    def remove_empty_dirs(self, prefix: str) -> None:
+        """Remove empty directories under ``prefix`` (bottom-up; races are harmless)."""
+        for dirpath, _dirs, _files in os.walk(self._abs(prefix), topdown=False):
+            with contextlib.suppress(OSError):
+                os.rmdir(dirpath)
+
+
+def _walk(root: str, prefix: str) -> Iterator[FileEntry]:
+    stack = [prefix]
+    while stack:
+        rel = stack.pop()
+        try:
+            entries = list(os.scandir(os.path.join(root, rel)))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            sub = f"{rel}/{entry.name}"
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(sub)
+                elif entry.is_file(follow_symlinks=False):
+                    st = entry.stat(follow_symlinks=False)
+                    yield FileEntry(sub, st.st_size, st.st_mtime)
+            except FileNotFoundError:
+                continue
+
+
+class ArrowBackend:
+    """Any ``pyarrow.fs.FileSystem`` (S3, GCS, HDFS); requests run on a thread pool."""
+
+    is_local = False
+
+    def __init__(self, fs: pafs.FileSystem, root: str, threads: int = 16) -> None:
+        self.fs = fs
+        self.root = root.rstrip("/")
+        self._threads = threads
+        self._pool: ThreadPoolExecutor | None = None
+
+    def _abs(self, path: str) -> str:
+        return f"{self.root}/{path}" if self.root else path
+
+    def _map(self, fn: Any, items: list[str]) -> list[Any]:
+        if len(items) <= 1:
+            return [fn(i) for i in items]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="digestflow-store")
+        return list(self._pool.map(fn, items))
+
+    def read_bytes(self, path: str) -> bytes:
+        with self.fs.open_input_stream(self._abs(path)) as f:
+            return f.read()
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        with self.fs.open_output_stream(self._abs(path)) as f:
+            f.write(data)
+
+    @contextlib.contextmanager
+    def open_atomic(self, path: str) -> Iterator[BinaryIO]:
+        """Stream to the final name; the object store publishes it only on close.
+
+        The stream opens on the first write, so a codec that declines before
+        writing leaves an existing object untouched.
+        """
+        stream = _LazyStream(lambda: self.fs.open_output_stream(self._abs(path)))
+        try:
+            yield stream  # type: ignore[misc]
+        except BaseException:
+            if stream.opened:
+                with contextlib.suppress(Exception):
+                    stream.close()
+                    self.delete(path)
+            raise
+        stream.close()
+
+    def map(self, path: str, writable: bool) -> Any:
+        with self.fs.open_input_file(self._abs(path)) as f:
+            if not writable:
+                return f.read_buffer()
+            data = bytearray(f.size())
+            f.readinto(data)
+            return data
+
+    def exists_many(self, paths: Iterable[str]) -> set[str]:
+        items = list(paths)
+        infos = self._map(lambda p: self.fs.get_file_info(self._abs(p)), items)
+        return {p for p, info in zip(items, infos, strict=True) if info.type == pafs.FileType.File}
+
+    def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
+        def one(p: str) -> bytes | None:
+            try:
+                return self.read_bytes(p)
+            except FileNotFoundError:
+                return None
+
+        items = list(paths)
+        return {p: b for p, b in zip(items, self._map(one, items), strict=True) if b is not None}
+
+    def list_files(self, prefix: str) -> Iterator[FileEntry]:
+        selector = pafs.FileSelector(self._abs(prefix), recursive=True, allow_not_found=True)
+        cut = len(self.root) + 1 if self.root else 0
+        for info in self.fs.get_file_info(selector):
+            if info.type == pafs.FileType.File:
+                mtime = info.mtime.timestamp() if info.mtime is not None else 0.0
+                yield FileEntry(info.path[cut:], info.size or 0, mtime)
+
+    def delete(self, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.delete_file(self._abs(path))
+
+    def move(self, src: str, dst: str) -> None:
+        self.fs.move(self._abs(src), self._abs(dst))
+
+    def remove_empty_dirs(self, prefix: str) -> None:
+        """Object stores have no real directories; nothing to do."""
+
+
+class _LazyStream:
+    """An output stream opened on first write (or on close, for empty files)."""
+
+    def __init__(self, opener: Any) -> None:
+        self._opener = opener
+        self._stream: Any = None
+
+    @property
+    def opened(self) -> bool:
+        return self._stream is not None
+
+    def write(self, data: Any) -> int:
+        if self._stream is None:
+            self._stream = self._opener()
+        return self._stream.write(data)
+
+    def close(self) -> None:
+        if self._stream is None:
+            self._stream = self._opener()
+        self._stream.close()

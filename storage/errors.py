@@ -1,0 +1,33 @@
+"""Storage errors: all derive from ``StorageError`` (a ``DigestflowError``).
+
+``ObjectNotFound`` is the typed miss (also a ``KeyError``, so ``except KeyError``
+works); ``CorruptObjectError`` means the object was moved aside and should be
+recomputed; ``UntrustedPickleError`` means a pickle failed authentication and
+was not loaded.
+"""
+
+from __future__ import annotations
+
+from keys.errors import DigestflowError
+
+
+class StorageError(DigestflowError):
+    """Anything the store refuses or cannot do."""
+
+
+class ObjectNotFound(StorageError, KeyError):
+    """No object (no manifest) for this key and socket: a cache miss."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else "object not found"
+
+
+class CorruptObjectError(StorageError):
+    """Stored bytes do not match their manifest; the object was quarantined."""
+
+
+class UntrustedPickleError(StorageError):
+    """A pickle's authentication tag is missing or wrong, so it was not loaded."""
+
+
+__all__ = ["CorruptObjectError", "ObjectNotFound", "StorageError", "UntrustedPickleError"]
