@@ -1,0 +1,208 @@
+"""``Signer``: one per run; turns a graph into node keys, and keeps recipes.
+
+``key(node) = blake3(NODE_DOMAIN, identity, literals..., links...)`` where
+literals are sorted by name and enter inline when their encoding is at most
+``inline_limit`` bytes, else as their digest; links are sorted by name and
+enter as ``(name, "ANCESTOR", parent key, socket)``. Node ids never enter a
+key. Work is O(nodes + edges) with no recursion.
+
+State: ``_memo`` maps ``id(literal)`` to the literal (kept alive, so the id is
+not reused while the signer lives) and its encoded/digested form, so each
+literal object is encoded at most once; ``_recipes`` maps each key to the
+tuples it was built from (``Recipe`` objects are built only on request).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from blake3 import blake3
+
+from keys import _format as F
+from keys._unencodable import short_repr
+from keys.encoder import encode_or_digest
+from keys.errors import SigningError
+from keys.key import Key
+from keys.recipe import LinkEntry, LiteralEntry, Recipe
+
+_INLINE = b"I"
+_DIGESTED = b"H"
+_ANCESTOR = b"ANCESTOR"
+_NODE_DOMAIN = F.NODE_DOMAIN
+_HEADER = F.HEADER
+_SCALARS = {tp: fn for tp, fn in F.SCALARS.items() if tp is not bytes}
+_SOCKETS = tuple(i.to_bytes(4, "little") for i in range(1024))
+_COUNTS = tuple(F.length(i) for i in range(64))
+_Key = Key
+_new_key = object.__new__
+_set_digest = Key.digest.__set__  # type: ignore[attr-defined]  # slot descriptor: fast, bypasses the immutability guard
+
+
+def _count(n: int) -> bytes:
+    return _COUNTS[n] if n < 64 else F.length(n)
+
+
+class SignableNode(Protocol):
+    """What ``Signer.sign`` reads from a node (links: name -> (parent id, socket))."""
+
+    id: str
+    identity: str
+    literals: Mapping[str, Any]
+    links: Mapping[str, tuple[str, int]]
+
+
+class Signer:
+    """Signs nodes; memoises literal encodings by object identity."""
+
+    def __init__(self, *, inline_limit: int = 64) -> None:
+        self.inline_limit = inline_limit
+        self.literals_encoded = 0  # how many literal objects were encoded (memo misses)
+        self._memo: dict[int, tuple[Any, bool, bytes, bytes]] = {}
+        self._recipes: dict[Key, tuple[str, list[Any], list[Any], dict[str, Key] | None]] = {}
+        self._strings: dict[str, bytes] = {}
+
+    def sign_node(
+        self,
+        identity: str,
+        literals: Mapping[str, Any],
+        links: Mapping[str, tuple[Key, int]],
+        node_id: str | None = None,
+    ) -> Key:
+        """The key of one node whose parents' keys are known."""
+        for name, link in links.items():
+            if not isinstance(link, tuple) or len(link) != 2 or not isinstance(link[0], Key):
+                raise SigningError(
+                    f"{_where(name, node_id, identity)}link must be (parent Key, socket), got {link!r}"
+                )
+        return self._sign(identity, literals, links, None, node_id)
+
+    def sign(self, nodes: Iterable[SignableNode]) -> dict[str, Key]:
+        """Keys of ``nodes`` (topological order: parents before children).
+
+        The cyclic garbage collector is paused meanwhile: signing allocates
+        millions of long-lived acyclic objects, and collections triggered by
+        them would otherwise double the time on big graphs.
+        """
+        keys: dict[str, Key] = {}
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            sign = self._sign
+            for node in nodes:
+                node_id = node.id
+                if node_id in keys:
+                    raise SigningError(f"node {node_id!r} appears twice in the graph")
+                keys[node_id] = sign(node.identity, node.literals, node.links, keys, node_id)
+        finally:
+            if was_enabled:
+                gc.enable()
+        return keys
+
+    def recipe(self, key: Key) -> Recipe:
+        """What went into ``key`` (a key this signer produced)."""
+        try:
+            identity, lits, links, resolve = self._recipes[key]
+        except KeyError:
+            raise KeyError(f"{key!r} was not signed by this signer") from None
+        memo = self._memo
+        return Recipe(
+            identity=identity,
+            literals=tuple(_literal_entry(name, memo[id(value)]) for name, value in lits),
+            links=tuple(
+                LinkEntry(name, (ref if resolve is None else resolve[ref]).hex(), socket)
+                for name, (ref, socket) in links
+            ),
+            key=key.hex(),
+        )
+
+    def _sign(
+        self,
+        identity: str,
+        literals: Mapping[str, Any],
+        links: Mapping[str, tuple[Any, int]],
+        resolve: dict[str, Key] | None,
+        node_id: str | None,
+    ) -> Key:
+        """Hash one node's preimage; link refs are Keys, or ids looked up in ``resolve``.
+
+        Runs once per node: locals and precomputed frames on purpose.
+        """
+        strings, memo = self._strings, self._memo
+        ident = strings.get(identity) or self._string(identity)
+        parts = [_NODE_DOMAIN, ident, _count(len(literals))]
+        add = parts.append
+        lits = sorted(literals.items()) if len(literals) > 1 else list(literals.items())
+        for name, value in lits:
+            entry = memo.get(id(value)) or self._encode_literal(name, value, node_id, identity)
+            add(strings.get(name) or self._string(name))
+            add(entry[3])
+        link_items = sorted(links.items()) if len(links) > 1 else list(links.items())
+        add(_count(len(link_items)))
+        for name, (ref, socket) in link_items:
+            parent = ref if resolve is None else resolve.get(ref)
+            if parent is None or name in literals:
+                raise self._link_error(name, ref, parent, node_id, identity)
+            add(strings.get(name) or self._string(name))
+            add(_ANCESTOR)
+            add(parent.digest)
+            add(_SOCKETS[socket] if type(socket) is int and 0 <= socket < 1024 else _socket(socket, name))
+        key = _new_key(_Key)
+        _set_digest(key, blake3(b"".join(parts)).digest())
+        self._recipes[key] = (identity, lits, link_items, resolve)
+        return key
+
+    @staticmethod
+    def _link_error(
+        name: str, ref: Any, parent: Key | None, node_id: str | None, identity: str
+    ) -> SigningError:
+        where = _where(name, node_id, identity)
+        if parent is None:
+            return SigningError(
+                f"{where}links to node {ref!r}, which was not signed before it: pass nodes "
+                "in topological order, and link only to nodes of the graph"
+            )
+        return SigningError(f"{where}is both a literal and a link")
+
+    def _encode_literal(
+        self, name: str, value: Any, node_id: str | None, identity: str
+    ) -> tuple[Any, bool, bytes, bytes]:
+        scalar = _SCALARS.get(type(value))
+        data = _HEADER + scalar(value) if scalar is not None else None
+        if data is not None and len(data) <= self.inline_limit:
+            inline, payload = True, data  # fast path: most literals are small scalars
+        else:
+            prefix = _where(name, node_id, identity)
+            inline, payload = encode_or_digest(value, self.inline_limit, name, prefix)
+        framed = (_INLINE + F.length(len(payload)) if inline else _DIGESTED) + payload
+        entry = (value, inline, payload, framed)
+        self._memo[id(value)] = entry
+        self.literals_encoded += 1
+        return entry
+
+    def _string(self, text: str) -> bytes:
+        data = self._strings.get(text)
+        if data is None:
+            if not isinstance(text, str):
+                raise SigningError(f"identities and input names must be str, got {text!r}")
+            data = self._strings[text] = F.enc_str(text)
+        return data
+
+
+def _socket(socket: int, name: str) -> bytes:
+    if type(socket) is not int or not 0 <= socket < 1 << 32:
+        raise SigningError(f"input {name!r}: socket must be an int in [0, 2**32), got {socket!r}")
+    return socket.to_bytes(4, "little")
+
+
+def _where(name: str, node_id: str | None, identity: str) -> str:
+    node = f" of node {node_id!r}" if node_id is not None else ""
+    return f"input {name!r}{node} ({identity}): "
+
+
+def _literal_entry(name: str, entry: tuple[Any, bool, bytes, bytes]) -> LiteralEntry:
+    value, inline, payload, _ = entry
+    if inline:
+        return LiteralEntry(name, blake3(F.VALUE_DOMAIN + payload).hexdigest(), short_repr(value, 60))
+    return LiteralEntry(name, payload.hex(), None)
