@@ -65,8 +65,10 @@ def stats(manifests: Iterable[Manifest]) -> StoreStats:
 def quarantine(backend: Backend, manifest: Manifest, ext: str) -> str:
     """Move an object under ``quarantine/`` (manifest first, so it stops existing)."""
     dest = f"{QUARANTINE_DIR}/{manifest.key}-{manifest.socket}-{time.time_ns()}"
-    moves = ((refs.manifest_path(manifest.key, manifest.socket), "manifest.json"),
-             (refs.data_path(manifest.key, manifest.socket, ext), f"data.{ext}"))
+    moves = (
+        (refs.manifest_path(manifest.key, manifest.socket), "manifest.json"),
+        (refs.data_path(manifest.key, manifest.socket, ext), f"data.{ext}"),
+    )
     for src, name in moves:
         try:
             backend.move(src, f"{dest}/{name}")
@@ -92,15 +94,22 @@ def expand_protected(pinned: Iterable[list], keep: Iterable[Any]) -> tuple[set, 
     return exact, whole
 
 
-def gc(store: Store, protected: tuple[set, set], max_bytes: int | None,
-       older_than: float | None, dry_run: bool, temp_age: float) -> GcReport:
+def gc(
+    store: Store,
+    protected: tuple[set, set],
+    max_bytes: int | None,
+    older_than: float | None,
+    dry_run: bool,
+    temp_age: float,
+) -> GcReport:
     backend, now = store.backend, time.time()
     entries = list(backend.list_files(refs.FORMAT_DIR))
     live = {m.ref: m for _, m in _read_manifests(backend, _manifest_paths(entries)) if m}
     last = merge_access(backend, dry_run)
     exact, whole = protected
     candidates = sorted(
-        (max(m.created, last.get(ref, 0.0)), ref) for ref, m in live.items()
+        (max(m.created, last.get(ref, 0.0)), ref)
+        for ref, m in live.items()
         if ref not in exact and ref[0] not in whole
     )
     total = before = sum(m.nbytes for m in live.values())
@@ -120,16 +129,25 @@ def gc(store: Store, protected: tuple[set, set], max_bytes: int | None,
         with contextlib.suppress(OSError, AttributeError):
             backend.remove_empty_dirs(refs.FORMAT_DIR)  # type: ignore[attr-defined]
             backend.remove_empty_dirs(QUARANTINE_DIR)  # type: ignore[attr-defined]
-    return GcReport(evicted=tuple(evicted), freed_bytes=before - total, bytes_before=before,
-                    bytes_after=total, temporaries=tuple(junk), dry_run=dry_run)
+    return GcReport(
+        evicted=tuple(evicted),
+        freed_bytes=before - total,
+        bytes_before=before,
+        bytes_after=total,
+        temporaries=tuple(junk),
+        dry_run=dry_run,
+    )
 
 
 def _junk(store: Store, entries: list[FileEntry], live: dict, cutoff: float) -> list[str]:
     """Temporaries, quarantined files and orphaned data files older than ``cutoff``."""
     wanted = {refs.manifest_path(*ref) for ref in live}
-    wanted |= {refs.data_path(m.key, m.socket, store._registry.named(m.codec).ext)
-               for m in live.values()}
-    orphans = [e for e in entries if e.path not in wanted and not e.path.endswith(refs.MANIFEST_SUFFIX)]
+    wanted |= {
+        refs.data_path(m.key, m.socket, store._registry.named(m.codec).ext) for m in live.values()
+    }
+    orphans = [
+        e for e in entries if e.path not in wanted and not e.path.endswith(refs.MANIFEST_SUFFIX)
+    ]
     extra = list(store.backend.list_files(TMP_DIR)) + list(store.backend.list_files(QUARANTINE_DIR))
     return sorted(e.path for e in orphans + extra if e.mtime <= cutoff)
 
@@ -142,7 +160,9 @@ def verify_all(store: Store, repair: bool) -> list[VerifyIssue]:
         if manifest is None:
             key, socket = refs.parse_manifest_path(path)  # type: ignore[misc]
             if repair:
-                backend.move(path, f"{QUARANTINE_DIR}/{key}-{socket}-{time.time_ns()}/manifest.json")
+                backend.move(
+                    path, f"{QUARANTINE_DIR}/{key}-{socket}-{time.time_ns()}/manifest.json"
+                )
             issues.append(VerifyIssue(key, socket, "malformed manifest", repair))
             continue
         problem = _verify_one(store, manifest)

@@ -43,7 +43,9 @@ def key_hex(key: Any) -> str:
     elif callable(getattr(key, "hex", None)) and not isinstance(key, bytes | bytearray):
         text = key.hex()
     else:
-        raise StorageError(f"a key must be a keys.Key or 64 lowercase hex chars, got {type(key).__name__}")
+        raise StorageError(
+            f"a key must be a keys.Key or 64 lowercase hex chars, got {type(key).__name__}"
+        )
     if not isinstance(text, str) or _HEX.fullmatch(text) is None:
         raise StorageError(f"invalid key {text!r}: expected 64 lowercase hex characters")
     return text
@@ -56,7 +58,9 @@ def check_socket(socket: Any) -> int:
     try:
         value = operator.index(socket)
     except TypeError:
-        raise StorageError(f"invalid socket {socket!r}: expected an int in [0, {MAX_SOCKET})") from None
+        raise StorageError(
+            f"invalid socket {socket!r}: expected an int in [0, {MAX_SOCKET})"
+        ) from None
     if not 0 <= value < MAX_SOCKET:
         raise StorageError(f"invalid socket {socket!r}: expected an int in [0, {MAX_SOCKET})")
     return value

@@ -39,8 +39,12 @@ DEFAULT_STORE = "./.digestflow"
 VERIFY_POLICIES = ("always", "never")
 
 
-def open_store(uri: str | os.PathLike[str] | None = None, *, verify: str = "always",
-               secret: bytes | str | None = None) -> Store:
+def open_store(
+    uri: str | os.PathLike[str] | None = None,
+    *,
+    verify: str = "always",
+    secret: bytes | str | None = None,
+) -> Store:
     """Open (creating lazily) the store at ``uri``: a path, ``file://``, or any URI
     ``pyarrow.fs.FileSystem.from_uri`` accepts. Default: ``$DIGESTFLOW_STORE`` or
     ``./.digestflow``."""
@@ -76,7 +80,9 @@ def _redact(uri: str) -> str:
 class Store:
     """A content-addressed store of task outputs. Create with ``open_store``."""
 
-    def __init__(self, uri: str, *, verify: str = "always", secret: bytes | str | None = None) -> None:
+    def __init__(
+        self, uri: str, *, verify: str = "always", secret: bytes | str | None = None
+    ) -> None:
         if verify not in VERIFY_POLICIES:
             raise StorageError(f"verify must be one of {VERIFY_POLICIES}, got {verify!r}")
         self.uri = uri
@@ -113,7 +119,9 @@ class Store:
         if self._secret_cache is None:
             backend = self.backend
             local_root = backend.root if backend.is_local else None
-            self._secret_cache = resolve_secret(self._explicit_secret, local_root, _redact(self.uri))
+            self._secret_cache = resolve_secret(
+                self._explicit_secret, local_root, _redact(self.uri)
+            )
         return self._secret_cache
 
     # -- objects ----------------------------------------------------------------------
@@ -131,9 +139,16 @@ class Store:
                 break
             except CodecDeclined:
                 declined |= {codec.name}
-        manifest = Manifest(key=key, socket=socket, codec=codec.name, nbytes=sink.nbytes,
-                            content_digest=sink.hexdigest(), summary=summary,
-                            created=time.time(), task=task)
+        manifest = Manifest(
+            key=key,
+            socket=socket,
+            codec=codec.name,
+            nbytes=sink.nbytes,
+            content_digest=sink.hexdigest(),
+            summary=summary,
+            created=time.time(),
+            task=task,
+        )
         self.backend.write_bytes(refs.manifest_path(key, socket), manifest.to_json())
         return manifest
 
@@ -149,13 +164,17 @@ class Store:
         manifest, buf = self._load_checked(key, socket, policy)
         codec = self._registry.named(manifest.codec)
         try:
-            value = codec.decode(buf, manifest.summary, CodecContext(key, socket, self._secret, device))
+            value = codec.decode(
+                buf, manifest.summary, CodecContext(key, socket, self._secret, device)
+            )
         except CorruptObjectError as err:
             self._quarantine(manifest, str(err))
         except DigestflowError:
             raise
         except Exception as err:
-            raise StorageError(f"cannot decode object {key}/{socket} ({manifest.codec}): {err}") from err
+            raise StorageError(
+                f"cannot decode object {key}/{socket} ({manifest.codec}): {err}"
+            ) from err
         self.access_log.touch((key, socket))
         return value
 
@@ -209,8 +228,11 @@ class Store:
         """Remove one object, or every socket of ``key``; manifests go first."""
         key = refs.key_hex(key)
         prefix = None if socket is None else f"{refs.check_socket(socket)}."
-        files = [e.path for e in self.backend.list_files(refs.key_dir(key))
-                 if prefix is None or e.path.rsplit("/", 1)[-1].startswith(prefix)]
+        files = [
+            e.path
+            for e in self.backend.list_files(refs.key_dir(key))
+            if prefix is None or e.path.rsplit("/", 1)[-1].startswith(prefix)
+        ]
         files.sort(key=lambda p: not p.endswith(refs.MANIFEST_SUFFIX))
         for path in files:
             self.backend.delete(path)
@@ -221,7 +243,9 @@ class Store:
 
     def _quarantine(self, manifest: Manifest, problem: str) -> None:
         """Move the object aside (manifest first) and raise ``CorruptObjectError``."""
-        where = maintenance.quarantine(self.backend, manifest, self._registry.named(manifest.codec).ext)
+        where = maintenance.quarantine(
+            self.backend, manifest, self._registry.named(manifest.codec).ext
+        )
         raise CorruptObjectError(
             f"object {manifest.key}/{manifest.socket} (task {manifest.task or '?'}, "
             f"{manifest.codec}) is corrupt: {problem}; moved to {where} - recompute it"
@@ -231,8 +255,15 @@ class Store:
     def stats(self) -> StoreStats:
         return maintenance.stats(self.iter_manifests())
 
-    def gc(self, max_bytes: int | None = None, older_than: float | None = None,
-           keep: Iterable[Any] = (), dry_run: bool = False, *, temp_age: float = 600.0) -> GcReport:
+    def gc(
+        self,
+        max_bytes: int | None = None,
+        older_than: float | None = None,
+        keep: Iterable[Any] = (),
+        dry_run: bool = False,
+        *,
+        temp_age: float = 600.0,
+    ) -> GcReport:
         """Evict least recently used objects (never pinned or ``keep`` ones) until under
         ``max_bytes`` and/or unused for ``older_than`` seconds; remove temporaries and
         orphaned data older than ``temp_age`` seconds (0: all)."""
@@ -252,8 +283,10 @@ class Store:
     # -- pins and documents -------------------------------------------------------------
     def pin(self, name: str, refs_: Iterable[Any]) -> None:
         """Make ``refs_`` (``(key, socket)`` pairs, or keys for all sockets) a named gc root."""
-        rows = [[refs.key_hex(r), None] if not isinstance(r, tuple | list) else list(refs.check_ref(r))
-                for r in refs_]
+        rows = [
+            [refs.key_hex(r), None] if not isinstance(r, tuple | list) else list(refs.check_ref(r))
+            for r in refs_
+        ]
         self.backend.write_bytes(refs.pin_path(name), json.dumps({"refs": rows}).encode())
 
     def unpin(self, name: str) -> None:
@@ -263,7 +296,9 @@ class Store:
         files = [e.path for e in self.backend.list_files("pins") if e.path.endswith(".json")]
         out: dict[str, list[tuple[str, int | None]]] = {}
         for path, raw in self.backend.read_many(files).items():
-            out[path.rsplit("/", 1)[-1][: -len(".json")]] = [(k, s) for k, s in json.loads(raw)["refs"]]
+            out[path.rsplit("/", 1)[-1][: -len(".json")]] = [
+                (k, s) for k, s in json.loads(raw)["refs"]
+            ]
         return out
 
     def put_doc(self, kind: str, name: str, obj: dict[str, Any]) -> None:

@@ -67,5 +67,7 @@ class PickleCodec:
             raise _refuse(ctx, f"no secret to check it with ({err})") from err
         tag, payload = bytes(view[len(MAGIC) : _HEADER]), view[_HEADER:]
         if not tag_matches(secret, ctx.key, ctx.socket, payload, tag):
-            raise _refuse(ctx, "its authentication tag is wrong (tampered, or signed with another secret)")
+            raise _refuse(
+                ctx, "its authentication tag is wrong (tampered, or signed with another secret)"
+            )
         return pickle.loads(payload)

@@ -67,4 +67,3 @@ class TorchCodec:
         if ctx.device is not None:
             tensor = tensor.to(ctx.device)
         return tensor
-

@@ -37,11 +37,16 @@ def s3_store_uri() -> Iterator[str]:
     server.start()
     try:
         boto3.client(
-            "s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-            aws_access_key_id=S3_USER, aws_secret_access_key=S3_PASSWORD,
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id=S3_USER,
+            aws_secret_access_key=S3_PASSWORD,
         ).create_bucket(Bucket=S3_BUCKET)
-        yield (f"s3://{S3_USER}:{S3_PASSWORD}@{S3_BUCKET}/digestflow"
-               f"?endpoint_override=127.0.0.1:{port}&scheme=http&region=us-east-1")
+        yield (
+            f"s3://{S3_USER}:{S3_PASSWORD}@{S3_BUCKET}/digestflow"
+            f"?endpoint_override=127.0.0.1:{port}&scheme=http&region=us-east-1"
+        )
     finally:
         server.stop()
         for k, v in saved.items():

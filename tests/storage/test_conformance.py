@@ -24,9 +24,28 @@ from storage.refs import data_path, manifest_path
 from tests.storage.helpers import FakeKey, key, nan_with_payload, typed
 
 PLAIN_VALUES = [
-    None, True, False, 0, -1, 2**53, -(2**200), 1.0, -0.0, float("inf"), float("-inf"),
-    nan_with_payload(), "", "héllo\udc80", b"", b"\x00\xff",
-    [], (), {}, [1, "1", 1.0, True, None], (1, (2, (3,))), [(), [()]],
+    None,
+    True,
+    False,
+    0,
+    -1,
+    2**53,
+    -(2**200),
+    1.0,
+    -0.0,
+    float("inf"),
+    float("-inf"),
+    nan_with_payload(),
+    "",
+    "héllo\udc80",
+    b"",
+    b"\x00\xff",
+    [],
+    (),
+    {},
+    [1, "1", 1.0, True, None],
+    (1, (2, (3,))),
+    [(), [()]],
     {1: "int key", (1, 2): "tuple key", None: 0, b"b": 1.5, 2.0: [], False: ()},
     {"nested": [{"deep": ({"x": [b"y", -0.0]},)}]},
 ]
@@ -42,8 +61,11 @@ def _overwrite_data(store: Store, key_: str, socket: int, data: bytes, fix_diges
     m = store.manifest(key_, socket)
     store.backend.write_bytes(data_path(key_, socket, store._registry.named(m.codec).ext), data)
     if fix_digest:
-        fixed = {**m.to_dict(), "nbytes": len(data),
-                 "content_digest": blake3.blake3(data).hexdigest()}
+        fixed = {
+            **m.to_dict(),
+            "nbytes": len(data),
+            "content_digest": blake3.blake3(data).hexdigest(),
+        }
         store.backend.write_bytes(manifest_path(key_, socket), json.dumps(fixed).encode())
 
 
@@ -54,16 +76,29 @@ def test_plain_values_round_trip_exactly(store: Store, value: object) -> None:
     assert typed(store.get(key(1), 0)) == typed(value)
 
 
-@pytest.mark.parametrize("array", [
-    np.arange(12, dtype=np.float32).reshape(3, 4),
-    np.zeros((0, 5)), np.array(3.5), np.array([True, False]),
-    np.arange(6, dtype=np.complex64), np.array(["ab", "c"]),
-    np.arange(3).astype("datetime64[ms]"), np.ones((2, 3), dtype=">i4"),
-    np.zeros(3, dtype=[("a", "<i4"), ("b", "<f8")]), np.float16([1, 2]),
-], ids=lambda a: f"{a.dtype}-{a.shape}")
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(12, dtype=np.float32).reshape(3, 4),
+        np.zeros((0, 5)),
+        np.array(3.5),
+        np.array([True, False]),
+        np.arange(6, dtype=np.complex64),
+        np.array(["ab", "c"]),
+        np.arange(3).astype("datetime64[ms]"),
+        np.ones((2, 3), dtype=">i4"),
+        np.zeros(3, dtype=[("a", "<i4"), ("b", "<f8")]),
+        np.float16([1, 2]),
+    ],
+    ids=lambda a: f"{a.dtype}-{a.shape}",
+)
 def test_arrays_round_trip_read_only(store: Store, array: np.ndarray) -> None:
     m = store.put(key(2), 3, array)
-    assert (m.codec, m.summary["dtype"], m.summary["shape"]) == ("numpy", str(array.dtype), list(array.shape))
+    assert (m.codec, m.summary["dtype"], m.summary["shape"]) == (
+        "numpy",
+        str(array.dtype),
+        list(array.shape),
+    )
     out = store.get(key(2), 3)
     assert out.dtype == array.dtype and out.shape == array.shape
     assert np.array_equal(out, array)
@@ -80,13 +115,19 @@ def test_fortran_and_sliced_arrays_round_trip_by_value(store: Store) -> None:
     assert np.array_equal(out_s, sliced) and out_s.dtype == np.int16
 
 
-@pytest.mark.parametrize("make", [
-    lambda: pa.table({"a": pa.array([], pa.int64()), "b": pa.array([], pa.string())}),
-    lambda: pa.table({"a": [1, 2, None], "b": ["x", None, "z"], "c": [[1], [], None]}),
-    lambda: pa.Table.from_batches([pa.record_batch({"a": [1]}), pa.record_batch({"a": [2, 3]})]),
-    lambda: pa.record_batch({"x": [1.5, 2.5], "y": [True, False]}),
-    lambda: pa.record_batch({"x": pa.array([], pa.float32())}),
-], ids=["empty-table", "nulls-lists", "chunked", "batch", "empty-batch"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: pa.table({"a": pa.array([], pa.int64()), "b": pa.array([], pa.string())}),
+        lambda: pa.table({"a": [1, 2, None], "b": ["x", None, "z"], "c": [[1], [], None]}),
+        lambda: pa.Table.from_batches(
+            [pa.record_batch({"a": [1]}), pa.record_batch({"a": [2, 3]})]
+        ),
+        lambda: pa.record_batch({"x": [1.5, 2.5], "y": [True, False]}),
+        lambda: pa.record_batch({"x": pa.array([], pa.float32())}),
+    ],
+    ids=["empty-table", "nulls-lists", "chunked", "batch", "empty-batch"],
+)
 def test_arrow_values_round_trip(store: Store, make) -> None:
     value = make()
     m = store.put(key(4), 0, value, task="pkg.make_table")
@@ -99,14 +140,20 @@ def test_arrow_values_round_trip(store: Store, make) -> None:
 def test_pandas_round_trips_index_and_dtypes(store: Store) -> None:
     pd = pytest.importorskip("pandas")
     df = pd.DataFrame(
-        {"i": pd.array([1, None, 3], dtype="Int64"), "f": np.float32([1, 2, 3]),
-         "c": pd.Categorical(["a", "b", "a"]), "s": ["x", "y", None],
-         "t": pd.to_datetime(["2024-01-01", "2024-01-02", None]).tz_localize("UTC")},
+        {
+            "i": pd.array([1, None, 3], dtype="Int64"),
+            "f": np.float32([1, 2, 3]),
+            "c": pd.Categorical(["a", "b", "a"]),
+            "s": ["x", "y", None],
+            "t": pd.to_datetime(["2024-01-01", "2024-01-02", None]).tz_localize("UTC"),
+        },
         index=pd.Index([10, 20, 30], name="row"),
     )
     assert store.put(key(5), 0, df).codec == "pandas"
     pd.testing.assert_frame_equal(store.get(key(5), 0), df, check_exact=True)
-    multi = df.set_index(["s", "f"])  # (nullable Int64 index levels come back float: a pyarrow limit)
+    multi = df.set_index(
+        ["s", "f"]
+    )  # (nullable Int64 index levels come back float: a pyarrow limit)
     store.put(key(5), 1, multi)
     pd.testing.assert_frame_equal(store.get(key(5), 1), multi, check_exact=True)
 
@@ -123,9 +170,14 @@ def test_torch_tensors_bit_exact(store: Store) -> None:
     gen = torch.Generator().manual_seed(0)
     bf16 = torch.randn(64, 33, generator=gen).to(torch.bfloat16)
     cases = {
-        0: bf16, 1: bf16.t(), 2: bf16[::2, 5:], 3: torch.tensor(1.5, dtype=torch.bfloat16),
-        4: torch.empty(0, 3, dtype=torch.bfloat16), 5: torch.arange(10)[::3],
-        6: torch.tensor([True, False]), 7: torch.randn(3, 3, dtype=torch.complex64, generator=gen),
+        0: bf16,
+        1: bf16.t(),
+        2: bf16[::2, 5:],
+        3: torch.tensor(1.5, dtype=torch.bfloat16),
+        4: torch.empty(0, 3, dtype=torch.bfloat16),
+        5: torch.arange(10)[::3],
+        6: torch.tensor([True, False]),
+        7: torch.randn(3, 3, dtype=torch.complex64, generator=gen),
         8: torch.randn(5, generator=gen).to(torch.float8_e4m3fn),
     }
     for socket, tensor in cases.items():
@@ -133,7 +185,9 @@ def test_torch_tensors_bit_exact(store: Store) -> None:
         assert m.codec == "torch" and m.summary["dtype"] == str(tensor.dtype).removeprefix("torch.")
         out = store.get(key(7), socket)
         assert out.dtype == tensor.dtype and out.shape == tensor.shape and out.device.type == "cpu"
-        width = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[tensor.element_size()]
+        width = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[
+            tensor.element_size()
+        ]
         if tensor.dtype.is_complex:
             assert torch.equal(out, tensor)
         else:
@@ -264,9 +318,19 @@ def test_pickle_moved_to_another_key_is_refused(store: Store) -> None:
         store.get(key(20), 0)
 
 
-@pytest.mark.parametrize("bad_key", [
-    "../" * 21 + "a", "A" * 64, "a" * 63, "a" * 65, "g" * 64, "/" + "a" * 63, 12, b"short",
-])
+@pytest.mark.parametrize(
+    "bad_key",
+    [
+        "../" * 21 + "a",
+        "A" * 64,
+        "a" * 63,
+        "a" * 65,
+        "g" * 64,
+        "/" + "a" * 63,
+        12,
+        b"short",
+    ],
+)
 def test_invalid_keys_are_rejected(store: Store, bad_key: object) -> None:
     with pytest.raises(StorageError, match="key"):
         store.put(bad_key, 0, 1)
@@ -290,7 +354,13 @@ def test_documents(store: Store) -> None:
     assert store.list_docs("recipes") == []
     with pytest.raises(ObjectNotFound):
         store.get_doc("runs", "nope")
-    for kind, name in [("runs", "../x"), ("runs", ".."), ("runs", ".hidden"), ("a/b", "x"), ("runs", "")]:
+    for kind, name in [
+        ("runs", "../x"),
+        ("runs", ".."),
+        ("runs", ".hidden"),
+        ("a/b", "x"),
+        ("runs", ""),
+    ]:
         with pytest.raises(StorageError):
             store.put_doc(kind, name, {})
 
@@ -311,7 +381,11 @@ def test_gc_evicts_least_recently_used_until_under_budget(store: Store) -> None:
     assert store.contains_many(refs) == set(refs)  # dry run removed nothing
     report = store.gc(max_bytes=2 * size)
     assert report.evicted == tuple(refs[1:4])
-    assert (report.bytes_before, report.bytes_after, report.freed_bytes) == (5 * size, 2 * size, 3 * size)
+    assert (report.bytes_before, report.bytes_after, report.freed_bytes) == (
+        5 * size,
+        2 * size,
+        3 * size,
+    )
     assert store.contains_many(refs) == {refs[0], refs[4]}
     assert store.stats().bytes == 2 * size
 
@@ -352,7 +426,11 @@ def test_stats_iter_manifests_and_verify_all(store: Store) -> None:
     store.put(key(40), 1, "text", task="a")
     store.put(key(41), 0, pa.table({"x": [1]}), task="b")
     stats = store.stats()
-    assert stats.objects == 3 and stats.by_task["a"].objects == 2 and set(stats.by_codec) == {"numpy", "plain", "arrow"}
+    assert (
+        stats.objects == 3
+        and stats.by_task["a"].objects == 2
+        and set(stats.by_codec) == {"numpy", "plain", "arrow"}
+    )
     assert stats.bytes == sum(m.nbytes for m in store.iter_manifests())
     assert store.verify_all() == []
     raw = bytearray(_raw(store, key(41), 0))
