@@ -20,7 +20,11 @@ from keys.recipe import LinkEntry, LiteralEntry, Recipe
 from keys.registry import register, register_lazy
 from keys.signer import SignableNode, Signer
 
-for _module, _impl in (("numpy", "keys._numpy"), ("pyarrow", "keys._arrow"), ("torch", "keys._torch")):
+for _module, _impl in (
+    ("numpy", "keys._numpy"),
+    ("pyarrow", "keys._arrow"),
+    ("torch", "keys._torch"),
+):
     register_lazy(_module)(lambda impl=_impl: importlib.import_module(impl))
 
 __all__ = [

@@ -20,7 +20,9 @@ def file_digest(path: str | os.PathLike[str]) -> Key:
     """``digest(open(path, "rb").read())`` without reading the file into memory."""
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
-        hasher = blake3(F.VALUE_DOMAIN + F.HEADER + F.BYTES + F.length(size), max_threads=blake3.AUTO)
+        hasher = blake3(
+            F.VALUE_DOMAIN + F.HEADER + F.BYTES + F.length(size), max_threads=blake3.AUTO
+        )
         if size:
             with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
                 if len(mapped) != size:

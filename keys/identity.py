@@ -43,11 +43,11 @@ def task_identity(fn: Callable[..., Any], version: str | None = None) -> str:
 
 def _compute(fn: Callable[..., Any], version: str | None) -> str:
     target = inspect.unwrap(fn)
-    module = getattr(target, "__module__", None)
+    module = getattr(target, "__module__", None) or "<unknown>"  # exec() without __name__
     qualname = getattr(target, "__qualname__", None)
-    if module is None or qualname is None:
+    if qualname is None:
         raise SigningError(
-            f"cannot identify task {fn!r}: it has no __module__/__qualname__; "
+            f"cannot identify task {fn!r}: it has no __qualname__; "
             "wrap it in a def or pass an explicit version"
         )
     name = f"{module}.{qualname}"

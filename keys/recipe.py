@@ -45,9 +45,7 @@ class Recipe:
             "literals": [
                 {"name": e.name, "digest": e.digest, "preview": e.preview} for e in self.literals
             ],
-            "links": [
-                {"name": e.name, "parent": e.parent, "socket": e.socket} for e in self.links
-            ],
+            "links": [{"name": e.name, "parent": e.parent, "socket": e.socket} for e in self.links],
         }
 
     @classmethod

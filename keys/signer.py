@@ -147,7 +147,11 @@ class Signer:
             add(strings.get(name) or self._string(name))
             add(_ANCESTOR)
             add(parent.digest)
-            add(_SOCKETS[socket] if type(socket) is int and 0 <= socket < 1024 else _socket(socket, name))
+            add(
+                _SOCKETS[socket]
+                if type(socket) is int and 0 <= socket < 1024
+                else _socket(socket, name)
+            )
         key = _new_key(_Key)
         _set_digest(key, blake3(b"".join(parts)).digest())
         self._recipes[key] = (identity, lits, link_items, resolve)
@@ -204,5 +208,7 @@ def _where(name: str, node_id: str | None, identity: str) -> str:
 def _literal_entry(name: str, entry: tuple[Any, bool, bytes, bytes]) -> LiteralEntry:
     value, inline, payload, _ = entry
     if inline:
-        return LiteralEntry(name, blake3(F.VALUE_DOMAIN + payload).hexdigest(), short_repr(value, 60))
+        return LiteralEntry(
+            name, blake3(F.VALUE_DOMAIN + payload).hexdigest(), short_repr(value, 60)
+        )
     return LiteralEntry(name, payload.hex(), None)

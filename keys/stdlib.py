@@ -86,4 +86,3 @@ def _write_path(enc: Any, v: pathlib.PurePath) -> None:
 @register_writer(Key)
 def _write_key(enc: Any, v: Key) -> None:
     enc.write(F.KEY + v.digest)
-

@@ -56,7 +56,9 @@ def write_enum(enc: Any, value: Any) -> None:
     enc.write(F.ENUM + type_prefix(type(value)) + F.enc_str(value.name))
 
 
-def returning_writer(tag: bytes, fn: Callable[[Any], Any], label: str) -> Callable[[Any, Any], None]:
+def returning_writer(
+    tag: bytes, fn: Callable[[Any], Any], label: str
+) -> Callable[[Any, Any], None]:
     """Adapt ``fn(value) -> encodable`` (register / __digest__) into a writer."""
     segment = f".{label}" if label.startswith("__") else f"<{label} encoder>"
 
@@ -72,7 +74,9 @@ def returning_writer(tag: bytes, fn: Callable[[Any], Any], label: str) -> Callab
     return writer
 
 
-def subclass_writer(tp: type, base_writer: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
+def subclass_writer(
+    tp: type, base_writer: Callable[[Any, Any], None]
+) -> Callable[[Any, Any], None]:
     """An unregistered subclass encodes like its base, tagged with its own name."""
     prefix = F.SUBCLASS + type_prefix(tp)
 

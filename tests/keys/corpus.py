@@ -70,7 +70,9 @@ def builtin_corpus() -> dict[str, Any]:
         "protocol": Celsius(21.5),
         "datetime_naive": dt.datetime(2024, 2, 29, 13, 45, 1, 123456),
         "datetime_utc": dt.datetime(2024, 2, 29, 13, 45, tzinfo=utc),
-        "datetime_offset": dt.datetime(2024, 2, 29, 13, 45, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+        "datetime_offset": dt.datetime(
+            2024, 2, 29, 13, 45, tzinfo=dt.timezone(dt.timedelta(hours=-5))
+        ),
         "date": dt.date(1999, 12, 31),
         "time": dt.time(23, 59, 59, 999),
         "timedelta": dt.timedelta(days=-1, seconds=5, microseconds=7),

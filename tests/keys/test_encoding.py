@@ -72,7 +72,12 @@ def test_same_digests_in_fresh_interpreter_with_other_hash_seed() -> None:
     for seed in ("1", "12345"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
         proc = subprocess.run(
-            [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         outputs.append(proc.stdout)
     from tests.keys import corpus
@@ -192,7 +197,11 @@ def test_unhashable_error_names_path_type_and_both_fixes() -> None:
 
 @pytest.mark.parametrize(
     ("value", "path"),
-    [([1, object()], "value[1]"), ({(1, object()): 2}, "value<key (1, <object"), ({object()}, "value{")],
+    [
+        ([1, object()], "value[1]"),
+        ({(1, object()): 2}, "value<key (1, <object"),
+        ({object()}, "value{"),
+    ],
 )
 def test_unhashable_paths_inside_keys_and_sets(value: object, path: str) -> None:
     with pytest.raises(UnhashableError, match=r"has type builtins\.object") as info:
