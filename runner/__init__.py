@@ -1,1 +1,32 @@
-"""digestflow: runner package."""
+"""runner: the user API (task, bind, run), graph model, scheduler and CLI."""
+
+from __future__ import annotations
+
+from runner.errors import ExecutionError, RunError, ValidationError
+from runner.events import NodeEvent
+from runner.executor import Executor, InlineExecutor
+from runner.graph import Graph, Link
+from runner.node import Node, Output
+from runner.result import NodeReport, Result
+from runner.run import run, run_async, sign
+from runner.task import Task, task
+
+__all__ = [
+    "ExecutionError",
+    "Executor",
+    "Graph",
+    "InlineExecutor",
+    "Link",
+    "Node",
+    "NodeEvent",
+    "NodeReport",
+    "Output",
+    "Result",
+    "RunError",
+    "Task",
+    "ValidationError",
+    "run",
+    "run_async",
+    "sign",
+    "task",
+]

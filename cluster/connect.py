@@ -1,0 +1,53 @@
+"""Connect to Ray: reuse a connection, join ``address``/RAY_ADDRESS, or start one.
+
+An embedded local cluster is started with ``address="local"`` so a run never
+silently attaches to some other local cluster. What digestflow's workers need
+from the driver's environment (store URI, pickle secret) travels in the job's
+runtime environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import ray
+
+log = logging.getLogger("digestflow")
+
+FORWARDED_ENV = ("DIGESTFLOW_STORE", "DIGESTFLOW_SECRET", "DIGESTFLOW_VERIFY")
+
+
+@dataclass(frozen=True)
+class Connection:
+    embedded: bool  # True when this process started the cluster itself
+    address: str
+
+
+_STARTED_HERE = False
+
+
+def ensure_ray(address: str | None = None) -> Connection:
+    """Connect once per process; later runs reuse the connection."""
+    global _STARTED_HERE
+    if ray.is_initialized():
+        return Connection(embedded=_STARTED_HERE, address=_gcs_address())
+    target = address or os.environ.get("RAY_ADDRESS")
+    env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
+    runtime_env = {"env_vars": env} if env else None
+    if target:
+        ray.init(address=target, runtime_env=runtime_env, log_to_driver=True)
+        return Connection(embedded=False, address=_gcs_address())
+    ray.init(address="local", runtime_env=runtime_env, include_dashboard=False,
+             configure_logging=False)
+    _STARTED_HERE = True
+    log.info("digestflow: started an embedded local Ray cluster")
+    return Connection(embedded=True, address=_gcs_address())
+
+
+def _gcs_address() -> str:
+    try:
+        return ray.get_runtime_context().gcs_address
+    except Exception:  # older Ray: not exposed
+        return ""

@@ -1,0 +1,161 @@
+"""``RayExecutor``: each node becomes one Ray task with its resource options.
+
+Pipelined: a node is submitted as soon as its parents are submitted, with
+their output ObjectRefs as arguments, so Ray resolves dependencies on the
+workers and data never passes through the driver. Feasibility is checked
+before dispatch: Ray would leave an unsatisfiable task pending forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import ray
+
+from cluster.connect import ensure_ray
+from cluster.index import RayIndex
+from cluster.worker import NodeFailed, run_node
+from runner.errors import ExecutionError
+from runner.executor import NodeJob, Submission, Upstream
+from runner.task import Task
+from runner.work import ErrorInfo, NodeOutcome
+
+log = logging.getLogger("digestflow")
+
+_GPU_WARNED = False
+
+
+class RayExecutor:
+    """Runs nodes as Ray tasks on the connected (or an embedded) cluster."""
+
+    name = "ray"
+    pipelined = True
+
+    def __init__(self, address: str | None = None) -> None:
+        self.address = address
+        self.store: Any = None
+        self.embedded = False
+        self._remotes: dict[tuple[int, tuple[Any, ...]], Any] = {}
+        self._overrides: dict[str, dict[str, Any]] = {}
+
+    async def open(self, store: Any) -> RayIndex:
+        conn = ensure_ray(self.address)
+        self.embedded = conn.embedded
+        self.store = store
+        return RayIndex(store.uri)
+
+    def prepare(self, tasks: Iterable[Task]) -> dict[str, dict[str, Any]]:
+        total = ray.cluster_resources()
+        for task in tasks:
+            self._overrides[task.name] = check_feasible(task, total, embedded=self.embedded)
+        return self._overrides
+
+    def submit(self, job: NodeJob, handles: Mapping[tuple[str, int], Any]) -> Submission:
+        literal: dict[str, Any] = {}
+        names: list[str] = []
+        refs: list[Any] = []
+        for name, value in job.inputs.items():
+            if isinstance(value, Upstream):
+                names.append(name)
+                refs.append(handles[(value.node, value.socket)])
+            else:
+                literal[name] = value
+        spec = {"node_id": job.node_id, "key": job.key, "write": job.write,
+                "inputs": literal, "upstream": names}
+        remote = self._remote(job.task)
+        out = remote.remote(spec, *refs)
+        outcome_ref, outputs = out[0], list(out[1:])
+        return Submission(outputs=outputs, outcome=_outcome(outcome_ref, job.node_id))
+
+    async def fetch(self, handle: Any) -> Any:
+        return await handle
+
+    async def close(self) -> None:
+        self.store = None
+
+    def _remote(self, task: Task) -> Any:
+        opts = {**task.opts.ray_options(), **self._overrides.get(task.name, {})}
+        cache_key = (id(task), tuple(sorted((k, repr(v)) for k, v in opts.items())))
+        remote = self._remotes.get(cache_key)
+        if remote is None:
+            remote = ray.remote(_bound(task, self.store)).options(
+                name=task.name, num_returns=task.num_returns + 1, **opts
+            )
+            self._remotes[cache_key] = remote
+        return remote
+
+
+def _bound(task: Task, store: Any) -> Any:
+    """The worker function with task and store captured: Ray exports it once per run."""
+
+    def node_task(spec: dict[str, Any], *upstream: Any) -> Any:
+        return run_node(task, store, spec, *upstream)
+
+    node_task.__name__ = node_task.__qualname__ = task.name
+    return node_task
+
+
+async def _outcome(ref: Any, node_id: str) -> NodeOutcome:
+    start = time.perf_counter()
+    try:
+        return await ref
+    except ray.exceptions.RayTaskError as err:
+        cause = err.as_instanceof_cause()
+        failed = getattr(cause, "cause", None) or cause
+        if isinstance(failed, NodeFailed):
+            if failed.node_id != node_id:
+                return NodeOutcome(worker={"upstream_failed": failed.node_id})
+            if failed.stale:
+                return NodeOutcome(stale=[failed.stale])
+            return NodeOutcome(error=failed.info)
+        return _error(err, start)
+    except ray.exceptions.RayError as err:  # worker crashed past retries, node died...
+        return _error(err, start)
+
+
+def _error(err: BaseException, start: float) -> NodeOutcome:
+    info = ErrorInfo(type=type(err).__name__, message=str(err).strip().splitlines()[-1]
+                     if str(err).strip() else type(err).__name__, traceback=str(err))
+    return NodeOutcome(seconds=time.perf_counter() - start, error=info)
+
+
+def check_feasible(task: Task, total: Mapping[str, float], *, embedded: bool) -> dict[str, Any]:
+    """Option overrides for ``task`` (GPU -> CPU on a GPU-less laptop), or raise."""
+    global _GPU_WARNED
+    opts = task.opts
+    overrides: dict[str, Any] = {}
+    gpus = opts.num_gpus or 0
+    if gpus and total.get("GPU", 0) < gpus and embedded and total.get("GPU", 0) == 0:
+        if not _GPU_WARNED:
+            warnings.warn(
+                f"task {task.name!r} asks for {gpus} GPU(s) but this machine has none: "
+                "on this embedded local Ray, GPU tasks run on the CPU",
+                stacklevel=2,
+            )
+            _GPU_WARNED = True
+        overrides["num_gpus"] = 0
+        gpus = 0
+    wants = {"CPU": 1 if opts.num_cpus is None else opts.num_cpus, "GPU": gpus,
+             "memory": opts.memory or 0, **dict(opts.resources or {})}
+    if opts.accelerator_type:
+        wants[f"accelerator_type:{opts.accelerator_type}"] = 0.001
+    short = {r: q for r, q in wants.items() if q and total.get(r, 0) < q}
+    if short and not os.environ.get("DIGESTFLOW_AUTOSCALING"):
+        have = ", ".join(f"{r}={_fmt(total[r])}" for r in sorted(total)
+                         if not r.startswith("node:") and "object_store" not in r)
+        need = ", ".join(f"{r}={_fmt(q)}" for r, q in short.items())
+        raise ExecutionError(
+            f"task {task.name!r} needs {need} but the whole cluster has {have}; "
+            "Ray would leave it pending forever. Lower the task's resources, add nodes, "
+            "or set DIGESTFLOW_AUTOSCALING=1 if an autoscaler will add them"
+        )
+    return overrides
+
+
+def _fmt(q: float) -> str:
+    return str(int(q)) if float(q).is_integer() else f"{q:g}"

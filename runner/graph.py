@@ -1,0 +1,212 @@
+"""The explicit graph model: nodes with literal inputs and links, by id.
+
+``Graph.from_targets`` collects the nodes that ``bind`` built; node ids are
+``name`` when the task has one, else ``<task>-<n>`` numbered by bind order
+within the graph, so the same script gives the same ids in every process.
+Ids never enter keys. JSON forms live in ``runner.graph_json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from runner.errors import ValidationError
+from runner.node import Node, Output
+from runner.task import Task
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """An input read from output ``socket`` of node ``node``."""
+
+    node: str
+    socket: int = 0
+
+
+class GraphNode:
+    """One node: a task, its literal inputs and its links (the SignableNode protocol)."""
+
+    __slots__ = ("id", "task", "literals", "links", "order", "where")
+
+    def __init__(
+        self, id: str, task: Task, inputs: Mapping[str, Any], where: str = ""
+    ) -> None:
+        self.id = id
+        self.task = task
+        self.where = where
+        self.literals: dict[str, Any] = {}
+        self.links: dict[str, tuple[str, int]] = {}
+        self.order = tuple(inputs)
+        for name, value in inputs.items():
+            if isinstance(value, Link):
+                self.links[name] = (value.node, value.socket)
+            else:
+                self.literals[name] = value
+
+    @property
+    def identity(self) -> str:
+        return self.task.identity
+
+    @property
+    def parents(self) -> set[str]:
+        return {parent for parent, _ in self.links.values()}
+
+    def describe(self) -> str:
+        """``node 'resize-2' (task resize)`` for error messages."""
+        return f"node {self.id!r} (task {self.task.name})"
+
+
+class Graph:
+    """Nodes by id, in insertion order. Build with ``from_targets`` or the JSON loaders."""
+
+    def __init__(self, nodes: Iterable[GraphNode] = ()) -> None:
+        self.nodes: dict[str, GraphNode] = {}
+        for node in nodes:
+            self.add(node)
+
+    def add(self, node: GraphNode) -> None:
+        if node.id in self.nodes:
+            raise ValidationError(f"duplicate node id {node.id!r}")
+        self.nodes[node.id] = node
+
+    def __getitem__(self, node_id: str) -> GraphNode:
+        try:
+            return self.nodes[node_id]
+        except KeyError:
+            raise ValidationError(
+                f"no node {node_id!r} in the graph; nodes are: {_preview(self.nodes)}"
+            ) from None
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self.nodes
+
+    def __iter__(self) -> Iterator[GraphNode]:
+        return iter(self.nodes.values())
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def select(self, node_id: str, socket: int | None = None) -> Selection:
+        """A run target: output ``socket`` of ``node_id`` (all outputs when None)."""
+        node = self[node_id]
+        if socket is not None and not 0 <= socket < node.task.num_returns:
+            raise ValidationError(
+                f"{node.describe()} has {node.task.num_returns} output(s); socket {socket} "
+                "is out of range"
+            )
+        return Selection(self, node_id, socket)
+
+    def sinks(self) -> list[str]:
+        """Nodes nobody reads from: the default targets of ``run(graph)``."""
+        used = {parent for node in self for parent in node.parents}
+        return [nid for nid in self.nodes if nid not in used]
+
+    @classmethod
+    def from_targets(cls, targets: Any) -> Graph:
+        """The graph of every node the targets (nodes, outputs, nested lists/dicts) need."""
+        graph, _ = build_from_nodes(_iter_nodes(targets))
+        return graph
+
+    def to_dict(self) -> dict[str, Any]:
+        from runner.graph_json import graph_to_dict
+
+        return graph_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], registry: Any) -> Graph:
+        from runner.graph_json import graph_from_dict
+
+        return graph_from_dict(data, registry)
+
+    @classmethod
+    def from_prompt(cls, prompt: Mapping[str, Any], registry: Any) -> Graph:
+        from runner.graph_json import graph_from_prompt
+
+        return graph_from_prompt(prompt, registry)
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """A target inside an explicit Graph; ``socket`` None means every output."""
+
+    graph: Graph
+    node: str
+    socket: int | None = None
+
+
+def build_from_nodes(roots: Iterable[Node]) -> tuple[Graph, dict[int, str]]:
+    """Collect every node reachable from ``roots``; returns the graph and seq -> id."""
+    found: dict[int, Node] = {}
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if node.seq in found:
+            continue
+        found[node.seq] = node
+        for value in node.inputs.values():
+            if isinstance(value, Node):
+                stack.append(value)
+            elif isinstance(value, Output):
+                stack.append(value.node)
+    ids = _assign_ids(found[s] for s in sorted(found))
+    graph = Graph()
+    for seq in sorted(found):
+        node = found[seq]
+        inputs = {name: _as_input(value, ids) for name, value in node.inputs.items()}
+        graph.add(GraphNode(ids[seq], node.task, inputs, node.where))
+    return graph, ids
+
+
+def _as_input(value: Any, ids: dict[int, str]) -> Any:
+    if isinstance(value, Node):
+        return Link(ids[value.seq], 0)
+    if isinstance(value, Output):
+        return Link(ids[value.node.seq], value.socket)
+    return value
+
+
+def _assign_ids(nodes: Iterable[Node]) -> dict[int, str]:
+    """``name`` option if given, else ``<task>-<n>``; clashes get a ``-k`` suffix."""
+    ids: dict[int, str] = {}
+    used: set[str] = set()
+    counters: dict[str, int] = {}
+    for node in nodes:
+        if node.task.opts.name:
+            base, candidate = node.task.opts.name, node.task.opts.name
+        else:
+            base = node.task.name
+            counters[base] = counters.get(base, 0) + 1
+            candidate = f"{base}-{counters[base]}"
+        k = 1
+        while candidate in used:
+            k += 1
+            candidate = f"{base}-{k}" if node.task.opts.name else f"{base}-{counters[base]}.{k}"
+        used.add(candidate)
+        ids[node.seq] = candidate
+    return ids
+
+
+def _iter_nodes(targets: Any) -> Iterator[Node]:
+    stack = [targets]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Node):
+            yield item
+        elif isinstance(item, Output):
+            yield item.node
+        elif isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        else:
+            raise ValidationError(
+                f"run target {item!r} is not a node, a node output, or a list/dict of them"
+            )
+
+
+def _preview(names: Iterable[str], limit: int = 8) -> str:
+    names = list(names)
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")

@@ -1,0 +1,148 @@
+"""JSON forms of a graph: our own round-trip format and ComfyUI API prompts.
+
+Both use the ComfyUI node shape ``{"id": {"class_type": ..., "inputs": {...}}}``
+where a 2-element ``[node_id, socket]`` list is a link. Our format escapes
+literals that JSON would blur (tuples, 2-lists that look like links, non-str
+dict keys are refused) so ``from_dict(to_dict(g))`` gives the same keys.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
+from runner.errors import ValidationError
+from runner.graph import Graph, GraphNode, Link
+from runner.task import Task
+
+FORMAT = "digestflow.graph/1"
+
+
+def graph_to_dict(graph: Graph) -> dict[str, Any]:
+    nodes = {}
+    for node in graph:
+        inputs: dict[str, Any] = {}
+        for name in node.order:
+            if name in node.links:
+                inputs[name] = list(node.links[name])
+            else:
+                inputs[name] = _literal_to_json(node, name, node.literals[name])
+        nodes[node.id] = {"class_type": node.task.name, "inputs": inputs}
+    return {"format": FORMAT, "nodes": nodes}
+
+
+def graph_from_dict(data: Mapping[str, Any], registry: Any) -> Graph:
+    if data.get("format") != FORMAT:
+        raise ValidationError(
+            f"not a digestflow graph (format {data.get('format')!r}, expected {FORMAT!r}); "
+            "for a ComfyUI prompt use Graph.from_prompt"
+        )
+    return _load_nodes(data["nodes"], registry, escaped=True)
+
+
+def graph_from_prompt(prompt: Mapping[str, Any], registry: Any) -> Graph:
+    if "prompt" in prompt and isinstance(prompt["prompt"], Mapping):
+        prompt = prompt["prompt"]
+    return _load_nodes(prompt, registry, escaped=False)
+
+
+def resolve_registry(registry: Any) -> dict[str, Task]:
+    """A mapping name -> Task, a module, or an iterable of tasks -> {class_type: Task}."""
+    if isinstance(registry, ModuleType):
+        found: dict[str, Task] = {}
+        for attr, value in vars(registry).items():
+            if isinstance(value, Task):
+                found.setdefault(attr, value)
+                found.setdefault(value.name, value)
+        return found
+    if isinstance(registry, Mapping):
+        return dict(registry)
+    return {t.name: t for t in registry}
+
+
+def _load_nodes(nodes: Mapping[str, Any], registry: Any, *, escaped: bool) -> Graph:
+    tasks = resolve_registry(registry)
+    graph = Graph()
+    for node_id, spec in nodes.items():
+        node_id = str(node_id)
+        if not isinstance(spec, Mapping) or "class_type" not in spec:
+            raise ValidationError(f"node {node_id!r} has no class_type")
+        class_type = spec["class_type"]
+        if class_type not in tasks:
+            known = ", ".join(sorted(tasks)) or "none"
+            raise ValidationError(
+                f"node {node_id!r} has unknown class_type {class_type!r}; "
+                f"the registry knows: {known}"
+            )
+        task = tasks[class_type]
+        inputs = {
+            name: _input_from_json(value, escaped)
+            for name, value in (spec.get("inputs") or {}).items()
+        }
+        inputs = _with_defaults(task, inputs)
+        graph.add(GraphNode(node_id, task, inputs, where=f"class_type {class_type}"))
+    return graph
+
+
+def _with_defaults(task: Task, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Fill defaults exactly as ``bind`` does, so both paths give the same keys."""
+    out = dict(inputs)
+    for pname, param in task.signature.parameters.items():
+        if param.default is not inspect.Parameter.empty and pname not in out:
+            out[pname] = param.default
+    return out
+
+
+def _input_from_json(value: Any, escaped: bool) -> Any:
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], (str, int))
+        and isinstance(value[1], int)
+        and not isinstance(value[1], bool)
+    ):
+        return Link(str(value[0]), value[1])
+    return _literal_from_json(value) if escaped else value
+
+
+def _literal_to_json(node: GraphNode, name: str, value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return {"$float": repr(value)}
+    if isinstance(value, tuple):
+        return {"$tuple": [_literal_to_json(node, name, v) for v in value]}
+    if isinstance(value, list):
+        items = [_literal_to_json(node, name, v) for v in value]
+        return {"$list": items} if len(items) == 2 else items
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        if any(k.startswith("$") for k in value):
+            return {"$dict": {k: _literal_to_json(node, name, v) for k, v in value.items()}}
+        return {k: _literal_to_json(node, name, v) for k, v in value.items()}
+    raise ValidationError(
+        f"input {name!r} of {node.describe()} has type {type(value).__name__}, which has no "
+        "JSON form: use None/bool/int/float/str and lists, tuples or str-keyed dicts of them"
+    )
+
+
+def _literal_from_json(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_literal_from_json(v) for v in value]
+    if isinstance(value, dict):
+        if len(value) == 1:
+            (tag, inner), = value.items()
+            if tag == "$tuple":
+                return tuple(_literal_from_json(v) for v in inner)
+            if tag == "$list":
+                return [_literal_from_json(v) for v in inner]
+            if tag == "$float":
+                return float(inner)
+            if tag == "$dict":
+                return {k: _literal_from_json(v) for k, v in inner.items()}
+        return {k: _literal_from_json(v) for k, v in value.items()}
+    return value

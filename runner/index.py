@@ -1,0 +1,43 @@
+"""The index protocol: which (key, socket) objects exist, in one batched call.
+
+``StoreIndex`` asks the store directly (no Ray); ``cluster.RayIndex`` keeps
+the same answers in a detached actor shared by every driver of a cluster.
+The store is always the source of truth: an index may forget, never invent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+Ref = tuple[str, int]
+
+
+class Index(Protocol):
+    lookups: int  # round trips so far, for benchmarks and tests
+
+    async def lookup(self, refs: Sequence[Ref]) -> dict[Ref, Any]:
+        """Manifests of the refs that exist (absent refs are simply missing)."""
+        ...
+
+    async def record(self, manifests: Sequence[dict[str, Any]]) -> None: ...
+
+    async def forget(self, refs: Sequence[Ref]) -> None: ...
+
+
+class StoreIndex:
+    """An index that is the store itself: one ``manifests_many`` per lookup."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.lookups = 0
+
+    async def lookup(self, refs: Sequence[Ref]) -> dict[Ref, Any]:
+        self.lookups += 1
+        return dict(self.store.manifests_many(refs))
+
+    async def record(self, manifests: Sequence[dict[str, Any]]) -> None:
+        return None  # the worker's put already made them visible
+
+    async def forget(self, refs: Sequence[Ref]) -> None:
+        return None

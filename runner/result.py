@@ -1,0 +1,89 @@
+"""What ``run`` returns: target values plus a per-node report."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+STATUSES = ("cached", "executed", "failed", "skipped", "unneeded")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeReport:
+    """One node of a run. ``unneeded``: not required by the targets this time."""
+
+    id: str
+    task: str
+    status: str
+    key: str
+    seconds: float = 0.0
+    bytes: int = 0
+    bytes_read: int = 0
+    error: str | None = None
+    traceback: str | None = None
+    same_as: str | None = None  # another node with the same key did the work
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(kw_only=True)
+class Result:
+    values: Any
+    report: list[NodeReport]
+    run_id: str = ""
+    started: float = 0.0
+    finished: float = 0.0
+    lookups: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def status(self, node_id: str) -> str:
+        return self.by_id()[node_id].status
+
+    def by_id(self) -> dict[str, NodeReport]:
+        return {r.id: r for r in self.report}
+
+    def ids(self, status: str) -> list[str]:
+        return [r.id for r in self.report if r.status == status]
+
+    @property
+    def executed(self) -> list[str]:
+        return self.ids("executed")
+
+    @property
+    def cached(self) -> list[str]:
+        return self.ids("cached")
+
+    @property
+    def failed(self) -> list[str]:
+        return self.ids("failed")
+
+    @property
+    def skipped(self) -> list[str]:
+        return self.ids("skipped")
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.skipped
+
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(r.status for r in self.report))
+
+    def summary(self) -> str:
+        """One line: ``12 nodes: 3 executed, 9 cached, 0 failed in 1.23 s``."""
+        c = self.counts()
+        parts = [f"{c.get(s, 0)} {s}" for s in ("executed", "cached", "failed", "skipped")]
+        written = sum(r.bytes for r in self.report if r.status == "executed")
+        return (
+            f"{len(self.report)} nodes: {', '.join(parts)} in "
+            f"{self.finished - self.started:.2f} s; {_human(written)} written"
+        )
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"

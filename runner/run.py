@@ -1,0 +1,251 @@
+"""``run`` / ``run_async`` / ``sign``: the user-facing entry points.
+
+One run: resolve targets -> validate -> sign (keys) -> one batched index
+lookup -> plan -> dispatch the missing nodes -> fetch the targets. A cached
+object that turns out missing or corrupt triggers another planning round
+(at most ``_MAX_ROUNDS``), so it is recomputed rather than reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.dispatch import Dispatched, dispatch
+from runner.errors import RunError, ValidationError
+from runner.events import EventHandler, NodeEvent
+from runner.executor import Executor, InlineExecutor
+from runner.graph import Graph
+from runner.plan import CACHE_MODES, Plan, make_plan, needed_refs
+from runner.result import NodeReport, Result
+from runner.targets import Target, resolve_targets
+from runner.validate import validate
+
+_MAX_ROUNDS = 3
+
+
+def sign(targets: Any) -> dict[str, Any]:
+    """{node id: keys.Key} for every node the targets need. No Ray, no store."""
+    graph, _, _ = resolve_targets(targets)
+    order = validate(graph)
+    return _sign(graph, order)[0]
+
+
+def run(targets: Any, **options: Any) -> Result:
+    """Run ``targets`` (see ``run_async`` for the options) and wait for the Result."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run_async(targets, **options))
+    box: dict[str, Any] = {}  # called from inside an event loop (e.g. Jupyter)
+
+    def target() -> None:
+        try:
+            box["result"] = asyncio.run(run_async(targets, **options))
+        except BaseException as err:  # re-raised in the caller's thread
+            box["error"] = err
+
+    thread = threading.Thread(target=target, name="digestflow-run")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+async def run_async(
+    targets: Any,
+    *,
+    store: Any = None,
+    address: str | None = None,
+    cache: str = "use",
+    executor: Executor | str | None = None,
+    progress: Any = None,
+    raise_on_error: bool = True,
+    on_event: EventHandler | None = None,
+) -> Result:
+    """Run the graph behind ``targets``, executing only nodes whose outputs are not stored.
+
+    ``cache``: "use" (read + write), "refresh" (recompute and overwrite),
+    "read" (read, never write), "off" (neither). ``executor``: None or "ray"
+    (Ray; embedded local cluster unless connected or ``address``/RAY_ADDRESS
+    is set), "inline" (in this process) or an Executor instance.
+    """
+    if cache not in CACHE_MODES:
+        raise ValidationError(f"cache={cache!r}; expected one of {', '.join(CACHE_MODES)}")
+    started = time.time()
+    graph, flat, rebuild = resolve_targets(targets)
+    order = validate(graph)
+    keys, signer = _sign(graph, order)
+    hexkeys = {nid: k.hex() for nid, k in keys.items()}
+    store_obj = _open_store(store)
+    execu = _make_executor(executor, address)
+    ctx = _RunContext(graph=graph, keys=hexkeys, on_event=on_event, progress=progress)
+    index = await execu.open(store_obj)
+    try:
+        values = await _rounds(ctx, execu, index, store_obj, order, flat, cache)
+    finally:
+        await execu.close()
+    result = Result(
+        values=rebuild(values),
+        report=ctx.report(order),
+        run_id=ctx.run_id,
+        started=started,
+        finished=time.time(),
+        lookups=index.lookups,
+        meta={"signer": signer, "store": store_obj, "targets": flat, "graph": graph},
+    )
+    if raise_on_error and result.failed:
+        first = result.by_id()[result.failed[0]]
+        raise RunError(
+            f"{len(result.failed)} node(s) failed; first: node {first.id!r} (task "
+            f"{first.task}): {first.error}\n{first.traceback or ''}",
+            result,
+        )
+    return result
+
+
+@dataclass(kw_only=True)
+class _RunContext:
+    """Per-run bookkeeping shared by the planning rounds."""
+
+    graph: Graph
+    keys: dict[str, str]
+    on_event: EventHandler | None
+    progress: Any
+    run_id: str = field(default_factory=lambda: time.strftime("%Y%m%d-%H%M%S-")
+                        + uuid.uuid4().hex[:6])
+    status: dict[str, str] = field(default_factory=dict)
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def emit(self, kind: str, nid: str, outcome: Any = None) -> None:
+        node = self.graph[nid]
+        info = self.reports.setdefault(nid, {})
+        if outcome is not None:
+            info["seconds"] = info.get("seconds", 0.0) + outcome.seconds
+            info["bytes"] = outcome.bytes_written
+            info["bytes_read"] = outcome.bytes_read
+            if outcome.error is not None:
+                info["error"] = str(outcome.error)
+                info["traceback"] = outcome.error.traceback
+        if kind == "finished":
+            self.status[nid] = "executed"
+        elif kind in ("failed", "skipped", "cached"):
+            self.status[nid] = kind
+        event = NodeEvent(kind=kind, node_id=nid, task=node.task.name, key=self.keys[nid],
+                          seconds=info.get("seconds", 0.0), bytes=info.get("bytes", 0),
+                          error=info.get("error"))
+        for sink in (self.on_event, self.progress):
+            if callable(sink):
+                sink(event)
+
+    def report(self, order: list[str]) -> list[NodeReport]:
+        out = []
+        for nid in order:
+            info = self.reports.get(nid, {})
+            out.append(NodeReport(
+                id=nid, task=self.graph[nid].task.name,
+                status=self.status.get(nid, "unneeded"), key=self.keys[nid],
+                seconds=info.get("seconds", 0.0), bytes=info.get("bytes", 0),
+                bytes_read=info.get("bytes_read", 0), error=info.get("error"),
+                traceback=info.get("traceback"), same_as=info.get("same_as"),
+            ))
+        return out
+
+
+async def _rounds(ctx: _RunContext, execu: Executor, index: Any, store: Any,
+                  order: list[str], flat: list[Target], cache: str) -> list[Any]:
+    graph, keys = ctx.graph, ctx.keys
+    refs = needed_refs(graph, order, keys) if cache in ("use", "read") else []
+    for round_no in range(1, _MAX_ROUNDS + 1):
+        found = await index.lookup(refs) if refs else {}
+        plan = make_plan(graph, order, keys, [t[0] for t in flat], found, cache=cache)
+        if round_no == 1 or plan.run:
+            execu.prepare({graph[nid].task for nid in plan.run})
+        _mark_cached(ctx, plan)
+        done = await dispatch(graph, plan, execu, index, write=cache in ("use", "refresh"),
+                              emit=ctx.emit)
+        if done.stale:
+            await index.forget(done.stale)
+            continue
+        values, stale = await _fetch_targets(ctx, plan, done, execu, store, flat)
+        if not stale:
+            _mark_duplicates(ctx, plan)
+            return values
+        await index.forget(stale)
+    raise RunError(f"cached objects kept vanishing after {_MAX_ROUNDS} rounds; "
+                   "is another process deleting from the store?",
+                   Result(values=None, report=ctx.report(order)))
+
+
+def _mark_cached(ctx: _RunContext, plan: Plan) -> None:
+    for nid in plan.cached:
+        if ctx.status.get(nid) not in ("executed", "cached"):
+            size = sum(m.nbytes for (k, _), m in plan.found.items() if k == plan.keys[nid])
+            ctx.reports.setdefault(nid, {})["bytes"] = size
+            ctx.emit("cached", nid)
+
+
+def _mark_duplicates(ctx: _RunContext, plan: Plan) -> None:
+    for nid, canon in plan.canon.items():
+        if canon != nid and canon in ctx.status:
+            ctx.status[nid] = ctx.status[canon]
+            ctx.reports.setdefault(nid, {})["same_as"] = canon
+
+
+async def _fetch_targets(ctx: _RunContext, plan: Plan, done: Dispatched, execu: Executor,
+                         store: Any, flat: list[Target]) -> tuple[list[Any], list[Any]]:
+    from storage import CorruptObjectError, ObjectNotFound
+
+    values: list[Any] = []
+    stale: list[tuple[str, int]] = []
+    for nid, socket in flat:
+        canon = plan.canon[nid]
+        node = ctx.graph[canon]
+        sockets = [socket] if socket is not None else list(range(node.task.num_returns))
+        got = []
+        for s in sockets:
+            if canon in plan.run_set:
+                state = done.state.get(canon)
+                got.append(await execu.fetch(done.handles[(canon, s)])
+                           if state == "done" else None)
+                continue
+            try:
+                got.append(store.get(plan.keys[canon], s))
+            except (ObjectNotFound, CorruptObjectError):
+                stale.append((plan.keys[canon], s))
+                got.append(None)
+        values.append(got[0] if socket is not None else tuple(got))
+    return values, stale
+
+
+def _sign(graph: Graph, order: list[str]) -> tuple[dict[str, Any], Any]:
+    from keys import Signer
+
+    signer = Signer()
+    keys = signer.sign(graph.nodes[nid] for nid in order)
+    return keys, signer
+
+
+def _open_store(store: Any) -> Any:
+    from storage import open_store
+
+    if store is None or isinstance(store, str):
+        return open_store(store)
+    return store
+
+
+def _make_executor(executor: Executor | str | None, address: str | None) -> Executor:
+    if executor == "inline":
+        return InlineExecutor()
+    if executor is None or executor == "ray":
+        from cluster import RayExecutor
+
+        return RayExecutor(address=address)
+    if isinstance(executor, str):
+        raise ValidationError(f"executor={executor!r}; expected 'ray', 'inline' or an Executor")
+    return executor

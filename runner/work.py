@@ -1,0 +1,142 @@
+"""What happens where a node runs (driver for inline, a Ray worker for Ray).
+
+Read cached inputs from the store, call the function, split its outputs into
+sockets, write each socket to the store under the node's key, and return the
+values plus a small picklable ``NodeOutcome`` (manifests, timings, bytes).
+A cached input that vanished or is corrupt is reported as *stale*, so the
+driver recomputes it instead of failing the node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import os
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.node import call_arguments
+from runner.task import Task
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErrorInfo:
+    type: str
+    message: str
+    traceback: str
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}"
+
+
+@dataclass(kw_only=True)
+class NodeOutcome:
+    """The small record a node's run sends back to the driver."""
+
+    manifests: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    bytes_written: int = 0
+    bytes_read: int = 0
+    error: ErrorInfo | None = None
+    stale: list[tuple[str, int]] = field(default_factory=list)
+    worker: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.stale
+
+
+class StaleInput(Exception):
+    """A cached input could not be read; the driver recomputes its producer."""
+
+    def __init__(self, key: str, socket: int, reason: str) -> None:
+        super().__init__(f"cached input {key[:12]}:{socket} unavailable: {reason}")
+        self.ref = (key, socket)
+
+
+def execute_node(
+    task: Task, key: str, inputs: Mapping[str, Any], store: Any, *, write: bool
+) -> tuple[list[Any], NodeOutcome]:
+    """Run one node; exceptions from the task propagate to the caller."""
+    from runner.executor import Cached
+
+    start = time.perf_counter()
+    bytes_read = 0
+    resolved: dict[str, Any] = {}
+    for name, value in inputs.items():
+        if isinstance(value, Cached):
+            resolved[name], nbytes = _read_cached(store, value)
+            bytes_read += nbytes
+        else:
+            resolved[name] = value
+    args, kwargs = call_arguments(task.signature, resolved)
+    result = _call(task, args, kwargs)
+    values = split_outputs(task, result)
+    manifests: list[dict[str, Any]] = []
+    if write and task.opts.cache:
+        for socket, value in enumerate(values):
+            manifests.append(store.put(key, socket, value, task=task.name).to_dict())
+    outcome = NodeOutcome(
+        manifests=manifests,
+        seconds=time.perf_counter() - start,
+        bytes_written=sum(m["nbytes"] for m in manifests),
+        bytes_read=bytes_read,
+        worker={"pid": os.getpid()},
+    )
+    return values, outcome
+
+
+def failure_outcome(err: BaseException, seconds: float) -> NodeOutcome:
+    if isinstance(err, StaleInput):
+        return NodeOutcome(seconds=seconds, stale=[err.ref])
+    info = ErrorInfo(
+        type=type(err).__name__,
+        message=str(err),
+        traceback="".join(traceback.format_exception(type(err), err, err.__traceback__)),
+    )
+    return NodeOutcome(seconds=seconds, error=info)
+
+
+def split_outputs(task: Task, result: Any) -> list[Any]:
+    n = task.num_returns
+    if n == 1:
+        return [result]
+    if not isinstance(result, (tuple, list)) or len(result) != n:
+        got = f"{type(result).__name__}" + (
+            f" of length {len(result)}" if isinstance(result, (tuple, list)) else ""
+        )
+        raise TypeError(
+            f"task {task.name!r} declares num_returns={n} but returned {got}; "
+            f"return a tuple of {n} values"
+        )
+    return list(result)
+
+
+def _read_cached(store: Any, ref: Any) -> tuple[Any, int]:
+    from storage import CorruptObjectError, ObjectNotFound
+
+    try:
+        manifest = store.manifest(ref.key, ref.socket)
+        return store.get(ref.key, ref.socket), manifest.nbytes
+    except (ObjectNotFound, CorruptObjectError) as err:
+        raise StaleInput(ref.key, ref.socket, str(err)) from err
+
+
+def _call(task: Task, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    result = task.fn(*args, **kwargs)
+    if not inspect.isawaitable(result):
+        return result
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_await(result))
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # inside a running loop
+        return pool.submit(asyncio.run, _await(result)).result()
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable

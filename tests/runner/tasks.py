@@ -1,0 +1,50 @@
+"""Tasks used by the runner tests. Each appends its label to the run log."""
+
+from __future__ import annotations
+
+import os
+
+from runner import task
+
+
+def record(label: str) -> None:
+    with open(os.environ["DIGESTFLOW_TEST_RUNLOG"], "a") as f:
+        f.write(label + "\n")
+
+
+@task
+def source(label: str, value: int) -> int:
+    record(label)
+    return value
+
+
+@task
+def combine(label: str, *parts: int, k: int = 0) -> int:
+    record(label)
+    return sum(parts) + k
+
+
+@task(num_returns=2)
+def split(label: str, x: int) -> tuple[int, int]:
+    record(label)
+    return x + 1, x - 1
+
+
+@task
+def boom(label: str, x: int) -> int:
+    record(label)
+    raise ValueError(f"boom in {label} with x={x}")
+
+
+@task
+async def asource(label: str, value: int) -> int:
+    record(label)
+    return value * 10
+
+
+@task(num_gpus=1)
+def gpu_probe(label: str, x: int) -> list[str]:
+    import ray
+
+    record(label)
+    return [str(g) for g in ray.get_gpu_ids()]

@@ -1,0 +1,123 @@
+"""Executor conformance: the same caching behaviour inline and on Ray.
+
+Caching is tested by recording which tasks really ran (the run log), as a
+user would notice: first run executes all, a rerun none, a changed literal
+exactly its descendants.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from runner import RunError, run
+from tests.runner.tasks import boom, combine, source, split
+
+
+def diamond(a_value: int = 1, k: int = 0):
+    a = source.bind("a", a_value)
+    b = source.bind("b", 2)
+    c = combine.bind("c", a, b)
+    d = combine.bind("d", a, k=k)
+    return combine.bind("e", c, d)
+
+
+def test_first_run_executes_all_then_rerun_none(executor, store_uri, runlog):
+    first = run(diamond(), store=store_uri, executor=executor)
+    assert first.values == 4
+    assert runlog.take() == ["a", "b", "c", "d", "e"]
+    assert sorted(first.executed) == ["combine-1", "combine-2", "combine-3", "source-1", "source-2"]
+
+    second = run(diamond(), store=store_uri, executor=executor)
+    assert second.values == first.values
+    assert runlog.take() == []
+    assert second.executed == []
+
+
+def test_changed_literal_reruns_exactly_descendants(executor, store_uri, runlog):
+    run(diamond(), store=store_uri, executor=executor)
+    runlog.take()
+    result = run(diamond(a_value=10), store=store_uri, executor=executor)
+    assert result.values == (10 + 2) + 10
+    assert runlog.take() == ["a", "c", "d", "e"]
+    assert result.status("source-2") == "cached"
+
+    result = run(diamond(k=5), store=store_uri, executor=executor)
+    assert runlog.take() == ["d", "e"]
+    assert result.values == 3 + 6
+
+    run(diamond(), store=store_uri, executor=executor)
+    assert runlog.take() == [], "reverting to cached parameters runs nothing"
+
+
+def test_multi_output_sockets_have_distinct_keys(executor, store_uri, runlog):
+    lo_hi = split.bind("s", 10)
+    up, down = lo_hi
+    c0 = combine.bind("c0", up)
+    c1 = combine.bind("c1", down)
+    result = run([c0, c1, lo_hi[1]], store=store_uri, executor=executor)
+    assert result.values == [11, 9, 9]
+    keys = {r.id: r.key for r in result.report}
+    assert keys["combine-1"] != keys["combine-2"]
+    runlog.take()
+
+    lo_hi = split.bind("s", 10)
+    c0 = combine.bind("c0", lo_hi[1])  # rebound from socket 0 to socket 1
+    c1 = combine.bind("c1", lo_hi[1])
+    result = run([c0, c1], store=store_uri, executor=executor)
+    assert result.values == [9, 9]
+    assert runlog.take() == ["c0"]
+
+
+def test_failure_keeps_sibling_branch_cached(executor, store_uri, runlog):
+    good = combine.bind("good", source.bind("src", 1))
+    bad = boom.bind("bad", source.bind("src2", 2))
+    after_bad = combine.bind("after", bad)
+    with pytest.raises(RunError) as info:
+        run([good, after_bad], store=store_uri, executor=executor)
+    result = info.value.result
+    assert result.status("boom-1") == "failed"
+    assert result.status("combine-2") == "skipped"
+    assert result.status("combine-1") == "executed"
+    report = result.by_id()["boom-1"]
+    assert "boom in bad with x=2" in report.error
+    assert "ValueError" in report.traceback
+    assert "boom-1" in str(info.value)
+    assert sorted(runlog.take()) == ["bad", "good", "src", "src2"]
+
+    with pytest.raises(RunError):
+        run([good, after_bad], store=store_uri, executor=executor)
+    assert runlog.take() == ["bad"], "failures are never cached; successes are"
+
+    partial = run([good, after_bad], store=store_uri, executor=executor, raise_on_error=False)
+    assert partial.values == [1, None]
+    assert runlog.take() == ["bad"]
+
+
+def test_identical_keys_run_once(executor, store_uri, runlog):
+    x = combine.bind("same", source.bind("v", 3))
+    y = combine.bind("same", source.bind("v", 3))
+    result = run([x, y], store=store_uri, executor=executor)
+    assert result.values == [3, 3]
+    assert runlog.take() == ["same", "v"]
+    assert result.by_id()["combine-2"].same_as == "combine-1"
+
+
+def test_cache_modes(executor, store_uri, runlog):
+    graph = lambda: combine.bind("top", source.bind("leaf", 4))  # noqa: E731
+    run(graph(), store=store_uri, executor=executor, cache="off")
+    assert runlog.take() == ["leaf", "top"]
+    run(graph(), store=store_uri, executor=executor, cache="read")
+    assert runlog.take() == ["leaf", "top"], "off wrote nothing"
+    run(graph(), store=store_uri, executor=executor)
+    assert runlog.take() == ["leaf", "top"], "read wrote nothing"
+    run(graph(), store=store_uri, executor=executor, cache="read")
+    assert runlog.take() == []
+    run(graph(), store=store_uri, executor=executor, cache="refresh")
+    assert runlog.take() == ["leaf", "top"]
+
+
+def test_result_shape_follows_targets(executor, store_uri):
+    a = source.bind("a", 1)
+    s = split.bind("s", 5)
+    result = run({"a": a, "pair": s, "lo": [s[1]]}, store=store_uri, executor=executor)
+    assert result.values == {"a": 1, "pair": (6, 4), "lo": [4]}
