@@ -183,9 +183,17 @@ async def _rounds(ctx: _RunContext, execu: Executor, index: Any, store: Any,
 
 
 def _mark_cached(ctx: _RunContext, plan: Plan) -> None:
+    """Needed cached nodes get an event; others whose outputs exist are reported cached."""
+    for nid in plan.order:
+        node = ctx.graph[nid]
+        if nid not in plan.run_set and node.task.opts.cache and all(
+            (plan.keys[nid], s) in plan.found for s in range(node.task.num_returns)
+        ):
+            ctx.status.setdefault(nid, "cached")
     for nid in plan.cached:
-        if ctx.status.get(nid) not in ("executed", "cached"):
-            size = sum(m.nbytes for (k, _), m in plan.found.items() if k == plan.keys[nid])
+        if nid not in ctx.reports:
+            key, n = plan.keys[nid], ctx.graph[nid].task.num_returns
+            size = sum(plan.found[(key, s)].nbytes for s in range(n))
             ctx.reports.setdefault(nid, {})["bytes"] = size
             ctx.emit("cached", nid)
 

@@ -1,0 +1,48 @@
+"""``digestflow run FILE.py[:TARGET] | GRAPH.json --registry MODULE``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from runner.cli.loader import load_targets
+from runner.plan import CACHE_MODES
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("run", help="run a pipeline, executing only what is not cached",
+                       description="Run a pipeline file's TARGETS (or FILE.py:NAME), or a "
+                       "JSON graph with --registry, on Ray; prints a summary.")
+    p.add_argument("target", help="FILE.py[:TARGET] or GRAPH.json")
+    p.add_argument("--registry", help="module mapping class_type -> task (JSON graphs)")
+    add_run_options(p)
+    p.set_defaults(handler=handle)
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", help="store URI (default $DIGESTFLOW_STORE or ./.digestflow)")
+    p.add_argument("--address", help="Ray address (default: connected / RAY_ADDRESS / embedded)")
+    p.add_argument("--cache", choices=CACHE_MODES, default="use")
+    p.add_argument("--executor", choices=("ray", "inline"), default="ray")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only errors")
+
+
+def handle(args: argparse.Namespace) -> int:
+    from runner.run import run
+
+    targets = load_targets(args.target, args.registry)
+    result = run(targets, store=args.store, address=args.address, cache=args.cache,
+                 executor=args.executor, raise_on_error=False)
+    if not args.quiet:
+        print(result.summary())
+    for rep in result.report:
+        if rep.status == "failed":
+            print(f"FAILED {rep.id} ({rep.task}): {rep.error}", file=sys.stderr)
+            if rep.traceback:
+                print(_tail(rep.traceback), file=sys.stderr)
+    return 1 if result.failed else 0
+
+
+def _tail(text: str, lines: int = 12) -> str:
+    return "\n".join("    " + line for line in text.rstrip().splitlines()[-lines:])
