@@ -79,6 +79,14 @@ def quarantine(backend: Backend, manifest: Manifest, ext: str) -> str:
     return dest
 
 
+def quarantine_manifest(backend: Backend, key: str, socket: int) -> str:
+    """Move an unreadable manifest aside (its data becomes an orphan for gc)."""
+    dest = f"{QUARANTINE_DIR}/{key}-{socket}-{time.time_ns()}"
+    with contextlib.suppress(FileNotFoundError):
+        backend.move(refs.manifest_path(key, socket), f"{dest}/manifest.json")
+    return dest
+
+
 def expand_protected(pinned: Iterable[list], keep: Iterable[Any]) -> tuple[set, set]:
     """Protected ``(hex, socket)`` refs and whole keys, from pins and ``keep``."""
     whole: set[str] = set()
@@ -160,9 +168,7 @@ def verify_all(store: Store, repair: bool) -> list[VerifyIssue]:
         if manifest is None:
             key, socket = refs.parse_manifest_path(path)  # type: ignore[misc]
             if repair:
-                backend.move(
-                    path, f"{QUARANTINE_DIR}/{key}-{socket}-{time.time_ns()}/manifest.json"
-                )
+                quarantine_manifest(backend, key, socket)
             issues.append(VerifyIssue(key, socket, "malformed manifest", repair))
             continue
         problem = _verify_one(store, manifest)

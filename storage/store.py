@@ -203,9 +203,15 @@ class Store:
             raw = self.backend.read_bytes(refs.manifest_path(key, socket))
         except (FileNotFoundError, NotADirectoryError):
             raise ObjectNotFound(f"no object {key}/{socket} in {self!r}") from None
-        manifest = Manifest.from_json(raw)
-        if manifest.ref != (key, socket):
-            raise StorageError(f"manifest at {key}/{socket} names {manifest.key}/{manifest.socket}")
+        try:
+            manifest = Manifest.from_json(raw)
+            if manifest.ref != (key, socket):
+                raise StorageError(f"it names {manifest.key}/{manifest.socket}")
+        except StorageError as err:
+            where = maintenance.quarantine_manifest(self.backend, key, socket)
+            raise CorruptObjectError(
+                f"object {key}/{socket} has a bad manifest ({err}); moved to {where} - recompute it"
+            ) from err
         return manifest
 
     def contains_many(self, refs_: Iterable[Any]) -> set[Ref]:

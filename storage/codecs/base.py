@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
@@ -41,8 +42,23 @@ class Codec(Protocol):
     def decode(self, buf: Any, summary: dict[str, Any], ctx: CodecContext) -> Any: ...
 
 
+_PARALLEL_HASH = 4 << 20  # above this, hash on a helper thread while the bytes are written
+_HASH_POOL: ThreadPoolExecutor | None = None
+
+
+def _hash_pool() -> ThreadPoolExecutor:
+    global _HASH_POOL
+    if _HASH_POOL is None:
+        _HASH_POOL = ThreadPoolExecutor(1, thread_name_prefix="digestflow-hash")
+    return _HASH_POOL
+
+
 class HashingWriter:
-    """A write-only file that forwards to ``out`` and hashes what passes through."""
+    """A write-only file that forwards to ``out`` and hashes what passes through.
+
+    Large writes are hashed on a helper thread concurrently with the write (both
+    release the GIL), so a put costs about max(hash, write) rather than the sum.
+    """
 
     def __init__(self, out: BinaryIO) -> None:
         self._out = out
@@ -52,13 +68,23 @@ class HashingWriter:
 
     def write(self, data: Any) -> int:
         view = memoryview(data).cast("B")
-        self._hasher.update(view)
+        if view.nbytes < _PARALLEL_HASH:
+            self._hasher.update(view)
+            self._write_all(view)
+        else:
+            hashed = _hash_pool().submit(self._hasher.update, view)
+            try:
+                self._write_all(view)
+            finally:
+                hashed.result()
+        self.nbytes += view.nbytes
+        return view.nbytes
+
+    def _write_all(self, view: memoryview) -> None:
         written = 0
         while written < view.nbytes:  # a raw file may accept fewer bytes than asked
             n = self._out.write(view[written:])
             written += view.nbytes - written if n is None else n
-        self.nbytes += view.nbytes
-        return view.nbytes
 
     def hexdigest(self) -> str:
         return self._hasher.hexdigest()

@@ -226,6 +226,24 @@ def test_keys_objects_and_hex_strings_address_the_same_object(store: Store) -> N
     assert store.contains_many([(FakeKey(key(11)), 0)]) == {(key(11), 0)}
 
 
+def test_real_keys_key_is_accepted(store: Store) -> None:
+    from keys import Key
+
+    k = Key.fromhex(key(11))
+    store.put(k, 5, [1])
+    assert store.get(key(11), 5) == [1] and store.manifest(k, 5).key == key(11)
+
+
+def test_bad_manifest_is_corrupt_then_missing(store: Store) -> None:
+    store.put(key(22), 0, "v")
+    store.backend.write_bytes(manifest_path(key(22), 0), b"{not json")
+    assert [i.problem for i in store.verify_all()] == ["malformed manifest"]
+    with pytest.raises(CorruptObjectError, match="bad manifest"):
+        store.get(key(22), 0)
+    with pytest.raises(ObjectNotFound):
+        store.get(key(22), 0)
+
+
 def test_missing_object_is_a_typed_miss(store: Store) -> None:
     with pytest.raises(ObjectNotFound):
         store.get(key(12), 0)
