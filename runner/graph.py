@@ -28,14 +28,16 @@ class Link:
 class GraphNode:
     """One node: a task, its literal inputs and its links (the SignableNode protocol)."""
 
-    __slots__ = ("id", "task", "literals", "links", "order", "where")
+    __slots__ = ("id", "task", "literals", "links", "order", "where", "class_type")
 
     def __init__(
-        self, id: str, task: Task, inputs: Mapping[str, Any], where: str = ""
+        self, id: str, task: Task, inputs: Mapping[str, Any], where: str = "",
+        class_type: str | None = None,
     ) -> None:
         self.id = id
         self.task = task
         self.where = where
+        self.class_type = class_type or task.name  # the registry name, for JSON
         self.literals: dict[str, Any] = {}
         self.links: dict[str, tuple[str, int]] = {}
         self.order = tuple(inputs)

@@ -30,7 +30,7 @@ def graph_to_dict(graph: Graph) -> dict[str, Any]:
                 inputs[name] = list(node.links[name])
             else:
                 inputs[name] = _literal_to_json(node, name, node.literals[name])
-        nodes[node.id] = {"class_type": node.task.name, "inputs": inputs}
+        nodes[node.id] = {"class_type": node.class_type, "inputs": inputs}
     return {"format": FORMAT, "nodes": nodes}
 
 
@@ -59,7 +59,10 @@ def resolve_registry(registry: Any) -> dict[str, Task]:
                 found.setdefault(value.name, value)
         return found
     if isinstance(registry, Mapping):
-        return dict(registry)
+        found = dict(registry)
+        for value in registry.values():
+            found.setdefault(value.name, value)
+        return found
     return {t.name: t for t in registry}
 
 
@@ -83,7 +86,8 @@ def _load_nodes(nodes: Mapping[str, Any], registry: Any, *, escaped: bool) -> Gr
             for name, value in (spec.get("inputs") or {}).items()
         }
         inputs = _with_defaults(task, inputs)
-        graph.add(GraphNode(node_id, task, inputs, where=f"class_type {class_type}"))
+        graph.add(GraphNode(node_id, task, inputs, where=f"class_type {class_type}",
+                            class_type=class_type))
     return graph
 
 

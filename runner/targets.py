@@ -18,8 +18,9 @@ Target = tuple[str, "int | None"]  # node id, socket (None: all outputs as a tup
 
 def resolve_targets(targets: Any) -> tuple[Graph, list[Target], Callable[[list[Any]], Any]]:
     """(graph, flat targets, rebuild) where rebuild maps flat values to the user's shape."""
-    graphs = {id(s.graph): s.graph for s in _leaves(targets) if isinstance(s, (Selection, Graph))}
-    nodes = [leaf for leaf in _leaves(targets) if isinstance(leaf, (Node, Output))]
+    leaves = _leaves(targets)
+    graphs = {id(g): g for g in leaves if isinstance(g, Graph)}
+    nodes = [leaf for leaf in leaves if isinstance(leaf, (Node, Output))]
     if graphs and nodes:
         raise ValidationError("run targets mix nodes from bind() with a Graph; use one or the other")
     if len(graphs) > 1:

@@ -91,7 +91,9 @@ def topological_order(graph: Graph) -> list[str]:
                 queue.append(child)
     if len(order) != len(graph):
         cycle = _find_cycle(graph, {nid for nid, d in indegree.items() if d > 0})
-        raise ValidationError("the graph has a cycle: " + " -> ".join(cycle))
+        raise ValidationError(
+            "the graph has a cycle: " + " -> ".join(cycle) + " (each node feeds the next)"
+        )
     return order
 
 

@@ -1,0 +1,139 @@
+"""Why two recipes of one node differ, in plain words.
+
+``diff_recipes(old, new)`` compares what went into two keys of the same node
+(keys.Recipe dicts: identity, literal digests + previews, parent keys +
+sockets) and returns ``Reason``s: a ``Direct`` reason is a first cause (a
+literal, the task's code or version, an input added or removed); an
+``Upstream`` reason says a parent's key changed, and carries the parent's own
+``Cause`` so a chain of changes is told once, at its first cause.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Direct:
+    text: str
+
+
+@dataclass(frozen=True)
+class Upstream:
+    parent: str
+    cause: Cause | None  # None: the parent's own history cannot say why
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Why ``node`` has (or had) to run: its reasons, first causes before upstream ones."""
+
+    node: str
+    reasons: tuple[Direct | Upstream, ...] = field(default=())
+
+    @property
+    def is_first_cause(self) -> bool:
+        return any(isinstance(r, Direct) for r in self.reasons)
+
+    def render(self) -> str:
+        return render(self.reasons)
+
+
+def diff_recipes(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[Direct], dict[str, str]]:
+    """(direct reasons, {link input name: new parent key}) for links whose parent changed."""
+    reasons: list[Direct] = []
+    ident = _identity_change(old["identity"], new["identity"])
+    if ident:
+        reasons.append(Direct(ident))
+    old_lits = {e["name"]: e for e in old.get("literals", ())}
+    new_lits = {e["name"]: e for e in new.get("literals", ())}
+    old_links = {e["name"]: e for e in old.get("links", ())}
+    new_links = {e["name"]: e for e in new.get("links", ())}
+    for name in sorted(set(old_lits) | set(new_lits)):
+        was, now = old_lits.get(name), new_lits.get(name)
+        if was and now and was["digest"] != now["digest"]:
+            reasons.append(Direct(f"literal `{name}` changed ({_values(was, now)})"))
+        elif now and not was:
+            before = "a link" if name in old_links else "absent"
+            reasons.append(Direct(f"literal `{name}` added{_shown(now)} (was {before})"))
+        elif was and not now and name not in new_links:
+            reasons.append(Direct(f"input `{name}` removed"))
+    changed: dict[str, str] = {}
+    for name in sorted(set(old_links) | set(new_links)):
+        was, now = old_links.get(name), new_links.get(name)
+        if now and not was:
+            before = "a literal" if name in old_lits else "absent"
+            reasons.append(Direct(f"input `{name}` is now a link (was {before})"))
+        elif was and not now and name not in new_lits:
+            reasons.append(Direct(f"input `{name}` removed"))
+        elif was and now and was["socket"] != now["socket"]:
+            reasons.append(Direct(f"input `{name}` now reads output {now['socket']} "
+                                  f"(was {was['socket']})"))
+        elif was and now and was["parent"] != now["parent"]:
+            changed[name] = now["parent"]
+    return reasons, changed
+
+
+def _identity_change(old: str, new: str) -> str | None:
+    if old == new:
+        return None
+    old_name, _, old_tag = old.partition("@")
+    new_name, _, new_tag = new.partition("@")
+    short = new_name.rsplit(".", 1)[-1]
+    if old_name != new_name:
+        return f"task changed: `{old_name}` -> `{new_name}`"
+    if old_tag.startswith("v=") and new_tag.startswith("v="):
+        return f"version {old_tag[2:]} -> {new_tag[2:]}"
+    if old_tag.startswith("src=") and new_tag.startswith("src="):
+        return f"task `{short}` source changed"
+    if new_tag.startswith("v="):
+        return f"task `{short}` now has version {new_tag[2:]} (was keyed by its source)"
+    if old_tag.startswith("v="):
+        return f"task `{short}` version {old_tag[2:]} removed (now keyed by its source)"
+    return f"task `{short}` identity changed ({old_tag} -> {new_tag})"
+
+
+def _values(was: dict[str, Any], now: dict[str, Any]) -> str:
+    text = f"digest {was['digest'][:8]}… -> {now['digest'][:8]}…"
+    if was.get("preview") is not None and now.get("preview") is not None:
+        text += f"; {was['preview']} -> {now['preview']}"
+    elif now.get("preview") is not None:
+        text += f"; now {now['preview']}"
+    return text
+
+
+def _shown(entry: dict[str, Any]) -> str:
+    return f" (= {entry['preview']})" if entry.get("preview") is not None else ""
+
+
+def render(reasons: tuple[Direct | Upstream, ...], depth: int = 0) -> str:
+    """Direct reasons, then upstream ones; parents failing for the same reason share a line."""
+    direct = [r.text for r in reasons if isinstance(r, Direct)]
+    groups: dict[str, list[str]] = {}
+    for r in reasons:
+        if isinstance(r, Upstream):
+            groups.setdefault(_upstream_tail(r, depth), []).append(r.parent)
+    ups = []
+    for tail_text, parents in groups.items():
+        names = ", ".join(f"`{p}`" for p in parents)
+        word = "upstream" if len(parents) == 1 else "upstreams"
+        ups.append(f"{word} {names} changed{tail_text}")
+    return "; ".join(direct + ups)
+
+
+def _upstream_tail(reason: Upstream, depth: int) -> str:
+    """`` (because: ...)`` following single-parent chains to their first cause."""
+    if depth > 0 or reason.cause is None or not reason.cause.reasons:
+        return ""
+    chain = [reason.parent]
+    cause = reason.cause
+    while len(cause.reasons) == 1 and isinstance(cause.reasons[0], Upstream) \
+            and cause.reasons[0].cause is not None and cause.reasons[0].cause.reasons:
+        chain.append(cause.reasons[0].parent)
+        cause = cause.reasons[0].cause
+    because = render(cause.reasons, depth + 1)
+    if len(chain) == 1:
+        return f" (because: {because})"
+    path = " <- ".join(f"`{n}`" for n in chain)
+    return f" (via {path}; because at `{chain[-1]}`: {because})"

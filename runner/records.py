@@ -1,0 +1,183 @@
+"""Run records: what each run did, kept in the store for ``runs``, ``explain`` and ``graph``.
+
+Every run writes two small JSON documents beside the objects (``put_doc``):
+``runs/<name>`` (run id, times, targets, cache mode, one entry per node: id,
+task, key, status, seconds, bytes, error) and ``recipes/<name>`` (the recipe
+of every key the run signed: identity, literal digests + previews, parent
+keys + sockets; never data). ``<name>`` is ``<start µs, zero padded>.<run id>``
+so listing the documents lists runs in the order they started.
+
+Policy: a record that cannot be written (read-only store) is logged, never
+fails the run; a record that cannot be read is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("digestflow")
+
+RUNS = "runs"
+RECIPES = "recipes"
+FORMAT = "digestflow.run/1"
+_TRACEBACK_LINES = 30
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRecord:
+    """One recorded run; ``nodes`` maps node id -> its entry (a dict, JSON as stored)."""
+
+    name: str
+    run_id: str
+    started: float
+    finished: float
+    targets: tuple[str, ...] = ()
+    cache: str = "use"
+    executor: str = ""
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return self.finished - self.started
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for entry in self.nodes.values():
+            out[entry["status"]] = out.get(entry["status"], 0) + 1
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT, "run_id": self.run_id, "started": self.started,
+            "finished": self.finished, "targets": list(self.targets), "cache": self.cache,
+            "executor": self.executor, "nodes": list(self.nodes.values()),
+        }
+
+    @classmethod
+    def from_dict(cls, name: str, data: dict[str, Any]) -> RunRecord:
+        return cls(
+            name=name, run_id=str(data["run_id"]), started=float(data["started"]),
+            finished=float(data["finished"]), targets=tuple(data.get("targets", ())),
+            cache=str(data.get("cache", "use")), executor=str(data.get("executor", "")),
+            nodes={n["id"]: n for n in data.get("nodes", ())},
+        )
+
+
+def doc_name(run_id: str, started: float) -> str:
+    return f"{int(started * 1_000_000):017d}.{run_id}"
+
+
+def build_record(result: Any, *, cache: str, executor: str) -> RunRecord:
+    """The record of a finished ``Result`` (tracebacks cut to their tail)."""
+    nodes = {}
+    for rep in result.report:
+        entry = {"id": rep.id, "task": rep.task, "key": rep.key, "status": rep.status,
+                 "seconds": round(rep.seconds, 6), "bytes": rep.bytes,
+                 "bytes_read": rep.bytes_read}
+        if rep.error is not None:
+            entry["error"] = rep.error
+            entry["traceback"] = tail(rep.traceback or "", _TRACEBACK_LINES)
+        if rep.same_as:
+            entry["same_as"] = rep.same_as
+        nodes[rep.id] = entry
+    targets = tuple(nid if s is None else f"{nid}:{s}" for nid, s in result.meta.get("targets", ()))
+    return RunRecord(name=doc_name(result.run_id, result.started), run_id=result.run_id,
+                     started=result.started, finished=result.finished, targets=targets,
+                     cache=cache, executor=executor, nodes=nodes)
+
+
+def write_run(store: Any, result: Any, *, cache: str, executor: str) -> str | None:
+    """Store the run record and the recipes of every key it signed; the doc name or None."""
+    record = build_record(result, cache=cache, executor=executor)
+    signer = result.meta.get("signer")
+    try:
+        from keys import Key
+
+        recipes = {}
+        if signer is not None:
+            for entry in record.nodes.values():
+                if entry["key"] not in recipes:
+                    recipe = signer.recipe(Key.fromhex(entry["key"])).to_dict()
+                    recipes[entry["key"]] = recipe
+        store.put_doc(RECIPES, record.name, {"run_id": record.run_id, "recipes": recipes})
+        store.put_doc(RUNS, record.name, record.to_dict())  # last: a listed run has recipes
+    except Exception as err:  # observability must never fail the run it observes
+        log.warning("digestflow: could not write the run record of %s: %s", record.run_id, err)
+        return None
+    return record.name
+
+
+def tail(text: str, lines: int) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+class RunHistory:
+    """Recorded runs of one store, newest first, read lazily and cached."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self._names: list[str] | None = None
+        self._records: dict[str, RunRecord | None] = {}
+        self._recipes: dict[str, dict[str, Any]] = {}
+
+    def names(self) -> list[str]:
+        if self._names is None:
+            try:
+                self._names = sorted(self.store.list_docs(RUNS), reverse=True)
+            except Exception as err:
+                log.warning("digestflow: cannot list run records: %s", err)
+                self._names = []
+        return self._names
+
+    def load(self, name: str) -> RunRecord | None:
+        if name not in self._records:
+            try:
+                self._records[name] = RunRecord.from_dict(name, self.store.get_doc(RUNS, name))
+            except Exception as err:  # a broken record is skipped, not fatal
+                log.warning("digestflow: skipping run record %s: %s", name, err)
+                self._records[name] = None
+        return self._records[name]
+
+    def __iter__(self) -> Iterator[RunRecord]:
+        for name in self.names():
+            record = self.load(name)
+            if record is not None:
+                yield record
+
+    def latest(self) -> RunRecord | None:
+        return next(iter(self), None)
+
+    def find(self, run_id: str) -> RunRecord | None:
+        """The run with this id (or unique id prefix)."""
+        hits = [n for n in self.names() if n.split(".", 1)[-1].startswith(run_id)]
+        return self.load(hits[0]) if len(hits) == 1 else None
+
+    def entries(self, node_id: str, *, before: str | None = None) -> Iterator[tuple[RunRecord, dict]]:
+        """(run, entry) for ``node_id`` in runs older than the run named ``before``, newest first."""
+        for record in self:
+            if before is not None and record.name >= before:
+                continue
+            entry = record.nodes.get(node_id)
+            if entry is not None:
+                yield record, entry
+
+    def producer(self, key: str) -> RunRecord | None:
+        """The newest run that executed ``key`` (and so stored its output)."""
+        for record in self:
+            if record.cache in ("use", "refresh") and any(
+                e["key"] == key and e["status"] == "executed" and not e.get("same_as")
+                for e in record.nodes.values()
+            ):
+                return record
+        return None
+
+    def recipe(self, record: RunRecord, key: str) -> dict[str, Any] | None:
+        if record.name not in self._recipes:
+            try:
+                self._recipes[record.name] = self.store.get_doc(RECIPES, record.name)["recipes"]
+            except Exception:
+                self._recipes[record.name] = {}
+        return self._recipes[record.name].get(key)
