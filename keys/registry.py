@@ -61,6 +61,7 @@ def register(tp: type) -> Callable[[Callable[[T], Any]], Callable[[T], Any]]:
         raise TypeError(f"keys.register needs a type, got {tp!r}")
 
     def deco(fn: Callable[[T], Any]) -> Callable[[T], Any]:
+        _install_lazy(tp)  # so a later lazy install cannot override this registration
         register_writer(tp)(structs.returning_writer(F.REGISTERED, fn, tp.__name__))
         return fn
 

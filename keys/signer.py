@@ -35,6 +35,7 @@ _HEADER = F.HEADER
 _SCALARS = {tp: fn for tp, fn in F.SCALARS.items() if tp is not bytes}
 _SOCKETS = tuple(i.to_bytes(4, "little") for i in range(1024))
 _COUNTS = tuple(F.length(i) for i in range(64))
+_INLINE_PREFIX = tuple(_INLINE + F.length(i) for i in range(1024))
 _Key = Key
 _new_key = object.__new__
 _set_digest = Key.digest.__set__  # type: ignore[attr-defined]  # slot descriptor: fast, bypasses the immutability guard
@@ -57,9 +58,11 @@ class Signer:
     """Signs nodes; memoises literal encodings by object identity."""
 
     def __init__(self, *, inline_limit: int = 64) -> None:
+        if not 0 <= inline_limit < len(_INLINE_PREFIX):
+            raise ValueError(f"inline_limit must be in [0, {len(_INLINE_PREFIX)})")
         self.inline_limit = inline_limit
         self.literals_encoded = 0  # how many literal objects were encoded (memo misses)
-        self._memo: dict[int, tuple[Any, bool, bytes, bytes]] = {}
+        self._memo: dict[int, tuple[Any, bytes]] = {}
         self._recipes: dict[Key, tuple[str, list[Any], list[Any], dict[str, Key] | None]] = {}
         self._strings: dict[str, bytes] = {}
 
@@ -137,7 +140,7 @@ class Signer:
         for name, value in lits:
             entry = memo.get(id(value)) or self._encode_literal(name, value, node_id, identity)
             add(strings.get(name) or self._string(name))
-            add(entry[3])
+            add(entry[1])
         link_items = sorted(links.items()) if len(links) > 1 else list(links.items())
         add(_count(len(link_items)))
         for name, (ref, socket) in link_items:
@@ -171,7 +174,7 @@ class Signer:
 
     def _encode_literal(
         self, name: str, value: Any, node_id: str | None, identity: str
-    ) -> tuple[Any, bool, bytes, bytes]:
+    ) -> tuple[Any, bytes]:
         scalar = _SCALARS.get(type(value))
         data = _HEADER + scalar(value) if scalar is not None else None
         if data is not None and len(data) <= self.inline_limit:
@@ -179,8 +182,8 @@ class Signer:
         else:
             prefix = _where(name, node_id, identity)
             inline, payload = encode_or_digest(value, self.inline_limit, name, prefix)
-        framed = (_INLINE + F.length(len(payload)) if inline else _DIGESTED) + payload
-        entry = (value, inline, payload, framed)
+        framed = (_INLINE_PREFIX[len(payload)] if inline else _DIGESTED) + payload
+        entry = (value, framed)  # framed = b"I" + length + encoding, or b"H" + digest
         self._memo[id(value)] = entry
         self.literals_encoded += 1
         return entry
@@ -205,10 +208,11 @@ def _where(name: str, node_id: str | None, identity: str) -> str:
     return f"input {name!r}{node} ({identity}): "
 
 
-def _literal_entry(name: str, entry: tuple[Any, bool, bytes, bytes]) -> LiteralEntry:
-    value, inline, payload, _ = entry
-    if inline:
+def _literal_entry(name: str, entry: tuple[Any, bytes]) -> LiteralEntry:
+    value, framed = entry
+    if framed[:1] == _INLINE:
+        payload = framed[9:]
         return LiteralEntry(
             name, blake3(F.VALUE_DOMAIN + payload).hexdigest(), short_repr(value, 60)
         )
-    return LiteralEntry(name, payload.hex(), None)
+    return LiteralEntry(name, framed[1:].hex(), None)

@@ -261,3 +261,15 @@ def test_file_digest_streams_contents(tmp_path: Path) -> None:
     empty.write_bytes(b"")
     assert keys.file_digest(empty) == digest(b"")
     assert keys.file_digest(path) != digest(path)  # a path literal is its name, not contents
+
+
+def test_user_registration_wins_over_a_later_lazy_install() -> None:
+    script = (
+        "import keys, numpy as np\n"
+        "keys.register(np.ndarray)(lambda a: 'custom')\n"
+        "print(keys.digest(np.zeros(3)) == keys.digest(np.ones(3)))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.strip() == "True"
