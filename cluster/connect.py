@@ -34,7 +34,8 @@ def ensure_ray(address: str | None = None) -> Connection:
     if ray.is_initialized():
         return Connection(embedded=_STARTED_HERE, address=_gcs_address())
     target = address or os.environ.get("RAY_ADDRESS")
-    env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
+    given = _job_env_vars()  # inside a Ray job these already reach every worker
+    env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ and k not in given}
     runtime_env = {"env_vars": env} if env else None
     if target:
         ray.init(address=target, runtime_env=runtime_env, log_to_driver=True)
@@ -44,6 +45,19 @@ def ensure_ray(address: str | None = None) -> Connection:
     _STARTED_HERE = True
     log.info("digestflow: started an embedded local Ray cluster")
     return Connection(embedded=True, address=_gcs_address())
+
+
+def _job_env_vars() -> set[str]:
+    """env_vars of the submitted job's runtime env: ray.init refuses to set them again."""
+    import json
+
+    raw = os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR")
+    if not raw:
+        return set()
+    try:
+        return set((json.loads(raw).get("runtime_env") or {}).get("env_vars") or {})
+    except (ValueError, AttributeError):
+        return set()
 
 
 def _gcs_address() -> str:

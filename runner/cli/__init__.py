@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from keys.errors import DigestflowError
 
 # Subcommand modules, in --help order. Each defines add_parser(subparsers).
-COMMANDS = ("run",)
+COMMANDS = ("run", "submit")
 
 
 def build_parser() -> argparse.ArgumentParser:
