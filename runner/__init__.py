@@ -5,6 +5,7 @@ from __future__ import annotations
 from runner.errors import ExecutionError, RunError, ValidationError
 from runner.events import NodeEvent
 from runner.executor import Executor, InlineExecutor
+from runner.explain import Explanation, explain
 from runner.graph import Graph, Link
 from runner.node import Node, Output
 from runner.result import NodeReport, Result
@@ -14,6 +15,7 @@ from runner.task import Task, task
 __all__ = [
     "ExecutionError",
     "Executor",
+    "Explanation",
     "Graph",
     "InlineExecutor",
     "Link",
@@ -25,6 +27,7 @@ __all__ = [
     "RunError",
     "Task",
     "ValidationError",
+    "explain",
     "run",
     "run_async",
     "sign",

@@ -21,7 +21,10 @@ from runner.events import EventHandler, NodeEvent
 from runner.executor import Executor, InlineExecutor
 from runner.graph import Graph
 from runner.plan import CACHE_MODES, Plan, make_plan, needed_refs
+from runner.progress import make_progress
+from runner.records import write_run
 from runner.result import NodeReport, Result
+from runner.summary import cache_counts
 from runner.targets import Target, resolve_targets
 from runner.validate import validate
 
@@ -84,12 +87,16 @@ async def run_async(
     hexkeys = {nid: k.hex() for nid, k in keys.items()}
     store_obj = _open_store(store)
     execu = _make_executor(executor, address)
-    ctx = _RunContext(graph=graph, keys=hexkeys, on_event=on_event, progress=progress)
+    ctx = _RunContext(graph=graph, keys=hexkeys, on_event=on_event,
+                      progress=make_progress(progress))
     index = await execu.open(store_obj)
     try:
         values = await _rounds(ctx, execu, index, store_obj, order, flat, cache)
+        _report_cache(execu, ctx.report(order))
     finally:
         await execu.close()
+        if hasattr(ctx.progress, "close"):
+            ctx.progress.close()
     result = Result(
         values=rebuild(values),
         report=ctx.report(order),
@@ -99,6 +106,7 @@ async def run_async(
         lookups=index.lookups,
         meta={"signer": signer, "store": store_obj, "targets": flat, "graph": graph},
     )
+    write_run(store_obj, result, cache=cache, executor=getattr(execu, "name", ""))
     if raise_on_error and result.failed:
         first = result.by_id()[result.failed[0]]
         raise RunError(
@@ -229,6 +237,13 @@ async def _fetch_targets(ctx: _RunContext, plan: Plan, done: Dispatched, execu: 
                 got.append(None)
         values.append(got[0] if socket is not None else tuple(got))
     return values, stale
+
+
+def _report_cache(execu: Executor, report: list[NodeReport]) -> None:
+    """Tell an executor that exports metrics (Ray) this run's cache hits and misses."""
+    hook = getattr(execu, "record_cache", None)
+    if hook is not None:
+        hook(*cache_counts(report))
 
 
 def _sign(graph: Graph, order: list[str]) -> tuple[dict[str, Any], Any]:
