@@ -8,7 +8,6 @@ before dispatch: Ray would leave an unsatisfiable task pending forever.
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 import warnings
@@ -20,12 +19,11 @@ import ray
 from cluster.connect import ensure_ray
 from cluster.index import RayIndex
 from cluster.worker import NodeFailed, run_node
-from runner.errors import ExecutionError
+from runner.errors import DigestflowWarning, ExecutionError
 from runner.executor import NodeJob, Submission, Upstream
+from runner.index import Index, StoreIndex
 from runner.task import Task
 from runner.work import ErrorInfo, NodeOutcome
-
-log = logging.getLogger("digestflow")
 
 _GPU_WARNED = False
 
@@ -43,13 +41,25 @@ class RayExecutor:
         self._remotes: dict[tuple[int, tuple[Any, ...]], Any] = {}
         self._overrides: dict[str, dict[str, Any]] = {}
 
-    async def open(self, store: Any) -> RayIndex:
-        conn = ensure_ray(self.address)
-        self.embedded = conn.embedded
+    async def open(self, store: Any) -> Index:
+        """Connect, or defer: with no cluster to join, a fully cached run needs no Ray."""
         self.store = store
+        joining = ray.is_initialized() or self.address or os.environ.get("RAY_ADDRESS")
+        if not joining:
+            return StoreIndex(store)  # embedded: one driver, the store is the index
+        self._connect()
         return RayIndex(store.uri)
 
+    def _connect(self) -> None:
+        conn = ensure_ray(self.address)
+        self.embedded = conn.embedded
+
     def prepare(self, tasks: Iterable[Task]) -> dict[str, dict[str, Any]]:
+        tasks = list(tasks)
+        if not tasks:
+            return self._overrides
+        if not ray.is_initialized():
+            self._connect()
         total = ray.cluster_resources()
         for task in tasks:
             self._overrides[task.name] = check_feasible(task, total, embedded=self.embedded)
@@ -132,10 +142,10 @@ def check_feasible(task: Task, total: Mapping[str, float], *, embedded: bool) ->
     gpus = opts.num_gpus or 0
     if gpus and total.get("GPU", 0) < gpus and embedded and total.get("GPU", 0) == 0:
         if not _GPU_WARNED:
-            warnings.warn(
+            warnings.warn_explicit(
                 f"task {task.name!r} asks for {gpus} GPU(s) but this machine has none: "
                 "on this embedded local Ray, GPU tasks run on the CPU",
-                stacklevel=2,
+                DigestflowWarning, filename="digestflow", lineno=0,
             )
             _GPU_WARNED = True
         overrides["num_gpus"] = 0

@@ -24,3 +24,7 @@ class RunError(DigestflowError):
     def __init__(self, message: str, result: Result) -> None:
         super().__init__(message)
         self.result = result
+
+
+class DigestflowWarning(UserWarning):
+    """Something works, but not as asked (e.g. a GPU task running on the CPU)."""

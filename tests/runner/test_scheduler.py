@@ -1,0 +1,102 @@
+"""The pure scheduler state machine, without any executor."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from runner.scheduler import DONE, FAILED, SKIPPED, SUBMITTED, Scheduler
+
+DIAMOND = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"], "e": []}
+
+
+def test_ready_waits_for_parents_done():
+    s = Scheduler(DIAMOND)
+    assert sorted(s.ready()) == ["a", "e"]
+    assert s.ready() == []
+    s.done("a")
+    assert sorted(s.ready()) == ["b", "c"]
+    s.done("b")
+    assert s.ready() == []
+    s.done("c")
+    assert s.ready() == ["d"]
+    s.done("d")
+    s.done("e")
+    assert not s.is_active()
+
+
+def test_pipelined_releases_children_on_submit():
+    s = Scheduler(DIAMOND, pipelined=True)
+    assert sorted(s.ready()) == ["a", "b", "c", "d", "e"]
+    assert all(state == SUBMITTED for state in s.state.values())
+
+
+def test_failure_skips_only_descendants():
+    s = Scheduler(DIAMOND)
+    s.ready()
+    s.done("e")
+    s.done("a")
+    s.ready()
+    assert s.failed("b") == ["d"]
+    assert s.state["d"] == SKIPPED and s.state["c"] == SUBMITTED
+    s.done("c")
+    assert s.ready() == [] and not s.is_active()
+    assert s.state == {"a": DONE, "b": FAILED, "c": DONE, "d": SKIPPED, "e": DONE}
+
+
+def test_late_report_for_skipped_node_is_ignored():
+    s = Scheduler(DIAMOND, pipelined=True)
+    s.ready()
+    s.done("a")
+    s.failed("b")
+    s.failed("d")  # Ray fails the child with the parent's error; it stays skipped
+    assert s.state["d"] == SKIPPED
+    s.done("c")
+    s.done("e")
+    assert not s.is_active()
+
+
+@given(st.integers(2, 30).flatmap(lambda n: st.tuples(
+    st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=60),
+    st.sets(st.integers(0, n - 1)), st.booleans())))
+def test_every_node_ends_done_failed_or_skipped(case):
+    n, edges, failing, pipelined = case
+    parents = {str(i): [str(a) for a, b in edges if a < b == i] for i in range(n)}
+    s = Scheduler(parents, pipelined=pipelined)
+    in_flight: list[str] = []
+    while True:
+        in_flight.extend(s.ready())
+        if not in_flight:
+            break
+        node = in_flight.pop(0)
+        if s.state[node] == SKIPPED:
+            continue
+        if int(node) in failing:
+            s.failed(node)
+        else:
+            s.done(node)
+    assert not s.is_active()
+    for node, state in s.state.items():
+        if state == DONE:
+            assert all(s.state[p] == DONE for p in parents[node])
+        assert state in (DONE, FAILED, SKIPPED)
+        if state == SKIPPED:
+            assert any(s.state[p] in (FAILED, SKIPPED) for p in parents[node])
+
+
+def test_unknown_parents_are_ignored():
+    s = Scheduler({"x": ["cached-elsewhere"]})
+    assert s.ready() == ["x"]
+
+
+@pytest.mark.parametrize("pipelined", [False, True])
+def test_long_chain_without_recursion(pipelined):
+    n = 200_000
+    s = Scheduler({str(i): [str(i - 1)] if i else [] for i in range(n)}, pipelined=pipelined)
+    count = 0
+    while s.is_active():
+        for node in s.ready():
+            s.done(node)
+            count += 1
+    assert count == n
