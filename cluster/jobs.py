@@ -38,7 +38,8 @@ TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 
 @dataclass(frozen=True, kw_only=True)
 class JobSpec:
-    """What to run: ``target`` is ``FILE.py[:TARGET]`` relative to ``working_dir``."""
+    """What to run: ``target`` is ``FILE.py[:TARGET]`` inside ``working_dir`` (the path
+    is taken from the current directory, else from ``working_dir``)."""
 
     target: str
     working_dir: str = "."
@@ -89,6 +90,8 @@ def entrypoint(spec: JobSpec) -> str:
     path, _, attr = spec.target.partition(":")
     root = Path(spec.working_dir).resolve()
     file = Path(path).resolve()
+    if not file.is_file() and not Path(path).is_absolute():
+        file = (root / path).resolve()  # a path relative to the working dir
     if not file.is_file():
         raise ValidationError(f"no such pipeline file: {path}")
     if not file.is_relative_to(root):
