@@ -17,7 +17,9 @@ from typing import Any
 import blake3
 import ray
 
-INDEX_VERSION = "1"
+from runner.index import STORED
+
+INDEX_VERSION = "2"  # 2: leases answer STORED for recorded keys
 NAMESPACE = "digestflow"
 
 Ref = tuple[str, int]
@@ -32,6 +34,7 @@ class IndexActor:
         self.store = open_store(store_uri)
         self.entries: dict[Ref, dict[str, Any]] = {}
         self.leases: dict[str, tuple[str, float]] = {}
+        self.stored: set[str] = set()  # keys with a recorded output: never leased again
         self.calls = 0
 
     def lookup(self, refs: Sequence[Ref]) -> dict[Ref, dict[str, Any]]:
@@ -41,6 +44,7 @@ class IndexActor:
         if misses:
             for ref, manifest in self.store.manifests_many(misses).items():
                 found[ref] = self.entries[ref] = manifest.to_dict()
+                self.stored.add(ref[0])
         return found
 
     def record(self, manifests: Sequence[dict[str, Any]]) -> int:
@@ -48,21 +52,29 @@ class IndexActor:
         for m in manifests:
             ref = (m["key"], m["socket"])
             self.entries[ref] = m
+            self.stored.add(m["key"])
             self.leases.pop(m["key"], None)
         return len(self.entries)
 
     def forget(self, refs: Sequence[Ref]) -> None:
         for ref in refs:
             self.entries.pop(tuple(ref), None)
+            self.stored.discard(ref[0])
 
     def acquire(self, keys: Sequence[str], owner: str, ttl: float) -> dict[str, str]:
         """Lease each key to ``owner`` unless another live owner holds it.
 
-        Returns key -> owner holding the lease (``owner`` itself when granted).
+        Returns key -> owner holding the lease (``owner`` itself when granted),
+        or ``STORED`` for a recorded key: a driver that looked it up just before
+        the holder recorded it must read it, not compute it again.
         """
+        self.calls += 1
         now = time.time()
         out = {}
         for key in keys:
+            if key in self.stored:
+                out[key] = STORED
+                continue
             holder = self.leases.get(key)
             if holder is None or holder[1] < now or holder[0] == owner:
                 self.leases[key] = (owner, now + ttl)
@@ -118,3 +130,9 @@ class RayIndex:
 
     async def forget(self, refs: Sequence[Ref]) -> None:
         await self.actor.forget.remote(list(refs))
+
+    async def acquire(self, keys: Sequence[str], owner: str, ttl: float) -> dict[str, str]:
+        return await self.actor.acquire.remote(list(keys), owner, ttl)
+
+    async def release(self, keys: Sequence[str], owner: str) -> None:
+        await self.actor.release.remote(list(keys), owner)

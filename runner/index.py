@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 Ref = tuple[str, int]
+STORED = "<stored>"  # acquire's answer for a key already recorded: read it, do not run it
 
 
 class Index(Protocol):
@@ -23,6 +24,16 @@ class Index(Protocol):
     async def record(self, manifests: Sequence[dict[str, Any]]) -> None: ...
 
     async def forget(self, refs: Sequence[Ref]) -> None: ...
+
+    async def acquire(self, keys: Sequence[str], owner: str, ttl: float) -> dict[str, str]:
+        """Lease ``keys`` to ``owner`` for ``ttl`` s (renewed by asking again).
+
+        Returns key -> holder: ``owner`` where granted, another owner (or
+        ``STORED``) where that key must not be computed here (see runner.lease).
+        """
+        ...
+
+    async def release(self, keys: Sequence[str], owner: str) -> None: ...
 
 
 class StoreIndex:
@@ -40,4 +51,10 @@ class StoreIndex:
         return None  # the worker's put already made them visible
 
     async def forget(self, refs: Sequence[Ref]) -> None:
+        return None
+
+    async def acquire(self, keys: Sequence[str], owner: str, ttl: float) -> dict[str, str]:
+        return dict.fromkeys(keys, owner)  # no shared lease table: everything is granted
+
+    async def release(self, keys: Sequence[str], owner: str) -> None:
         return None

@@ -20,6 +20,7 @@ from runner.errors import RunError, ValidationError
 from runner.events import EventHandler, NodeEvent
 from runner.executor import Executor, InlineExecutor
 from runner.graph import Graph
+from runner.lease import Leases
 from runner.plan import CACHE_MODES, Plan, make_plan, needed_refs
 from runner.progress import make_progress
 from runner.records import write_run
@@ -169,22 +170,35 @@ async def _rounds(ctx: _RunContext, execu: Executor, index: Any, store: Any,
                   order: list[str], flat: list[Target], cache: str) -> list[Any]:
     graph, keys = ctx.graph, ctx.keys
     refs = needed_refs(graph, order, keys) if cache in ("use", "read") else []
-    for round_no in range(1, _MAX_ROUNDS + 1):
-        found = await index.lookup(refs) if refs else {}
-        plan = make_plan(graph, order, keys, [t[0] for t in flat], found, cache=cache)
-        if round_no == 1 or plan.run:
-            execu.prepare({graph[nid].task for nid in plan.run})
-        _mark_cached(ctx, plan)
-        done = await dispatch(graph, plan, execu, index, write=cache in ("use", "refresh"),
-                              emit=ctx.emit)
-        if done.stale:
-            await index.forget(done.stale)
-            continue
-        values, stale = await _fetch_targets(ctx, plan, done, execu, store, flat)
-        if not stale:
-            _mark_duplicates(ctx, plan)
-            return values
-        await index.forget(stale)
+    leases = Leases(index, enabled=cache == "use")
+    round_no = stale_rounds = 0
+    try:
+        while stale_rounds < _MAX_ROUNDS:
+            round_no += 1
+            found = await index.lookup(refs) if refs else {}
+            plan = make_plan(graph, order, keys, [t[0] for t in flat], found, cache=cache)
+            if round_no == 1 or plan.run:
+                execu.prepare({graph[nid].task for nid in plan.run})
+            _mark_cached(ctx, plan)
+            now, waiting = await leases.claim(graph, plan)  # X2 across drivers
+            done, _ = await asyncio.gather(
+                dispatch(graph, now, execu, index, write=cache in ("use", "refresh"),
+                         emit=ctx.emit),
+                leases.wait(waiting))
+            if done.stale:
+                stale_rounds += 1
+                await index.forget(done.stale)
+                continue
+            if waiting:
+                continue  # another driver computed part of it: plan again
+            values, stale = await _fetch_targets(ctx, plan, done, execu, store, flat)
+            if not stale:
+                _mark_duplicates(ctx, plan)
+                return values
+            stale_rounds += 1
+            await index.forget(stale)
+    finally:
+        await leases.close()
     raise RunError(f"cached objects kept vanishing after {_MAX_ROUNDS} rounds; "
                    "is another process deleting from the store?",
                    Result(values=None, report=ctx.report(order)))
