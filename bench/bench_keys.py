@@ -78,17 +78,19 @@ def time_sign(build: Callable[[int], list[Node]], n: int, repeat: int) -> tuple[
 
 
 def bench_graphs(sizes: list[int], repeat: int) -> None:
-    print(f"{'graph':<12}{'nodes':>10}{'seconds':>10}{'us/node':>10}")
+    print(f"{'graph':<12}{'nodes':>10}{'wall s':>9}{'cpu s':>9}{'us/node':>9}")
     for name, build in (("chain", chain), ("random-dag", random_dag), ("fan-in", fan_in)):
         times = {}
         for n in sizes:
             times[n] = time_sign(build, n, repeat if n <= 200_000 else 1)
-            print(f"{name:<12}{n:>10,}{times[n]:>10.3f}{times[n] / n * 1e6:>10.2f}")
-        half = sizes[-1] // 2
-        t_half = time_sign(build, half, repeat if half <= 200_000 else 1)
-        print(
-            f"{name:<12} ratio time({sizes[-1]:,})/time({half:,}) = {times[sizes[-1]] / t_half:.2f}"
-        )
+            wall, cpu = times[n]
+            print(f"{name:<12}{n:>10,}{wall:>9.3f}{cpu:>9.3f}{wall / n * 1e6:>9.2f}")
+        for n in sizes[1:]:
+            half = time_sign(build, n // 2, repeat if n <= 200_000 else 1)
+            print(
+                f"{name:<12} ratio t({n:,})/t({n // 2:,}): wall {times[n][0] / half[0]:.2f}"
+                f", cpu {times[n][1] / half[1]:.2f}"
+            )
 
 
 def throughput(label: str, nbytes: int, fn: Callable[[], Any], repeat: int) -> None:
