@@ -85,6 +85,12 @@ class RayExecutor:
     async def fetch(self, handle: Any) -> Any:
         return await handle
 
+    def record_cache(self, hits: Mapping[str, int], misses: Mapping[str, int]) -> None:
+        """Export this run's cache hits/misses per task (the runner knows them, not Ray)."""
+        from cluster import metrics
+
+        metrics.cache_lookups(hits, misses)
+
     async def close(self) -> None:
         self.store = None
 
