@@ -43,20 +43,25 @@ async def dispatch(
     parents = {nid: plan.parents(graph, nid) for nid in plan.run}
     sched = Scheduler(parents, pipelined=executor.pipelined)
     out = Dispatched(state=sched.state)
-    pending: dict[asyncio.Future[Any], str] = {}
+    finished: asyncio.Queue[tuple[str, asyncio.Future[Any]]] = asyncio.Queue()
+    in_flight = 0
     recorder = _Recorder(index)
     position = {nid: i for i, nid in enumerate(plan.run)}
     while True:
         for nid in sched.ready():
             sub = executor.submit(plan.job(graph, nid, write=write), out.handles)
             out.handles.update({(nid, s): h for s, h in enumerate(sub.outputs)})
-            pending[asyncio.ensure_future(sub.outcome)] = nid
+            fut = asyncio.ensure_future(sub.outcome)
+            fut.add_done_callback(lambda f, nid=nid: finished.put_nowait((nid, f)))
+            in_flight += 1
             emit("started", nid)
-        if not pending:
+        if not in_flight:
             break
-        done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-        for fut in sorted(done, key=lambda f: position[pending[f]]):
-            nid = pending.pop(fut)
+        done = [await finished.get()]
+        while not finished.empty():  # settle everything already finished in one pass
+            done.append(finished.get_nowait())
+        in_flight -= len(done)
+        for nid, fut in sorted(done, key=lambda d: position[d[0]]):
             _settle(sched, out, nid, fut.result(), recorder, emit)
         recorder.maybe_flush()
     await recorder.flush()

@@ -28,15 +28,16 @@ class Link:
 class GraphNode:
     """One node: a task, its literal inputs and its links (the SignableNode protocol)."""
 
-    __slots__ = ("id", "task", "literals", "links", "order", "where", "class_type")
+    __slots__ = ("id", "task", "literals", "links", "order", "where", "class_type", "bound")
 
     def __init__(
         self, id: str, task: Task, inputs: Mapping[str, Any], where: str = "",
-        class_type: str | None = None,
+        class_type: str | None = None, bound: bool = False,
     ) -> None:
         self.id = id
         self.task = task
         self.where = where
+        self.bound = bound  # inputs already checked against the signature by bind()
         self.class_type = class_type or task.name  # the registry name, for JSON
         self.literals: dict[str, Any] = {}
         self.links: dict[str, tuple[str, int]] = {}
@@ -157,7 +158,7 @@ def build_from_nodes(roots: Iterable[Node]) -> tuple[Graph, dict[int, str]]:
     for seq in sorted(found):
         node = found[seq]
         inputs = {name: _as_input(value, ids) for name, value in node.inputs.items()}
-        graph.add(GraphNode(ids[seq], node.task, inputs, node.where))
+        graph.add(GraphNode(ids[seq], node.task, inputs, node.where, bound=True))
     return graph, ids
 
 

@@ -66,5 +66,24 @@ def runlog() -> RunLog:
 
 
 @pytest.fixture
-def store_uri(tmp_path: Path) -> str:
-    return str(tmp_path / "store")
+def store_uri(tmp_path: Path):
+    """A fresh local store; its index actor (if a run made one) is killed afterwards,
+    so a long test session does not collect one idle actor process per test."""
+    uri = str(tmp_path / "store")
+    yield uri
+    kill_index_actor(uri)
+
+
+def kill_index_actor(uri: str) -> None:
+    try:
+        import ray
+    except ImportError:
+        return
+    if not ray.is_initialized():
+        return
+    from cluster.index import NAMESPACE, index_name
+
+    try:
+        ray.kill(ray.get_actor(index_name(uri), namespace=NAMESPACE))
+    except ValueError:
+        pass  # no run on Ray used this store
