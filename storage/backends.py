@@ -75,10 +75,13 @@ class LocalBackend:
         """Yield a file in ``tmp/``; on success rename it to ``path``, else remove it."""
         final = self._abs(path)
         tmp_dir = self._abs(TMP_DIR)
-        os.makedirs(tmp_dir, exist_ok=True)
         hint = os.path.basename(path)[:80]
         tmp = os.path.join(tmp_dir, f"{hint}.{os.getpid()}.{secrets.token_hex(6)}.part")
-        f = open(tmp, "xb", buffering=0)  # noqa: SIM115 - closed below on every path
+        try:
+            f = open(tmp, "xb", buffering=0)  # noqa: SIM115 - closed below on every path
+        except FileNotFoundError:  # first write to this store: create tmp/ on demand
+            os.makedirs(tmp_dir, exist_ok=True)
+            f = open(tmp, "xb", buffering=0)  # noqa: SIM115
         try:
             yield f  # type: ignore[misc]
             f.close()
@@ -92,13 +95,13 @@ class LocalBackend:
     @staticmethod
     def _rename_into_place(tmp: str, final: str) -> None:
         for _ in range(3):  # gc may remove an empty key directory between mkdir and rename
-            os.makedirs(os.path.dirname(final), exist_ok=True)
             try:
-                os.replace(tmp, final)
+                os.replace(tmp, final)  # the directory usually exists: try first, mkdir on miss
                 return
             except FileNotFoundError:
                 if not os.path.exists(tmp):
                     raise
+            os.makedirs(os.path.dirname(final), exist_ok=True)
         os.replace(tmp, final)
 
     def map(self, path: str, writable: bool) -> Any:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from storage.errors import StorageError
@@ -30,7 +31,12 @@ class Manifest:
         return (self.key, self.socket)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": MANIFEST_FORMAT, **asdict(self)}
+        # explicit rather than dataclasses.asdict: this runs once per stored output
+        return {
+            "format": MANIFEST_FORMAT, "key": self.key, "socket": self.socket,
+            "codec": self.codec, "nbytes": self.nbytes, "content_digest": self.content_digest,
+            "summary": copy.deepcopy(self.summary), "created": self.created, "task": self.task,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Manifest:
