@@ -12,30 +12,17 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.raycluster import VENV_BIN, RayHead, child_env, session_processes
+from tests.integration.raycluster import VENV_BIN, RayHead, child_env
 
 pytestmark = pytest.mark.slow
 
 PIPELINES = Path(__file__).parent / "pipelines"
 SUMMARY = re.compile(r"(\d+) nodes: (\d+) executed, (\d+) cached, (\d+) failed")
 LABELS = ["a", "b", "join", "report"]
-
-
-@pytest.fixture(scope="module")
-def head() -> Iterator[RayHead]:
-    pytest.importorskip("ray.job_submission")
-    node = RayHead(num_cpus=2).start()
-    sid = node.proc.pid if node.proc else 0
-    try:
-        yield node
-    finally:
-        node.stop()
-        assert not session_processes(sid), "Ray processes of the test head leaked"
 
 
 @pytest.fixture
