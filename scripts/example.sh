@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Set up .venv and run the example pipeline twice on an embedded local Ray:
-# the second run is served from the cache.
+# Set up .venv, then run the image pipeline on an embedded local Ray three
+# times: cold, fully cached, and after a one-parameter change.
+# The store starts empty each time so the demonstration is the same.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-echo "main job: placeholder until the runner lands"
+export DIGESTFLOW_STORE="${DIGESTFLOW_STORE:-.digestflow-demo}"
+rm -rf "$DIGESTFLOW_STORE"
+exec .venv/bin/python examples/demo.py
