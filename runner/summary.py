@@ -60,8 +60,10 @@ def summarize(result: Any) -> Summary:
                    failures=[r for r in result.report if r.status == "failed"])
 
 
-def render_summary(result: Any, console: Any, *, traceback_lines: int = 12) -> None:
-    """Print the per-task table, totals and each failure with its traceback tail."""
+def render_summary(result: Any, console: Any, *, errors: Any = None,
+                   traceback_lines: int = 12) -> None:
+    """Print the per-task table and totals on ``console``, then each failure with its
+    traceback tail on ``errors`` (default: the same console)."""
     from rich.table import Table
 
     summary = summarize(result)
@@ -74,13 +76,14 @@ def render_summary(result: Any, console: Any, *, traceback_lines: int = 12) -> N
     console.print(table)
     rate = "n/a" if summary.hit_rate is None else f"{summary.hit_rate:.0%}"
     console.print(f"{result.summary()}; cache hit rate {rate}", highlight=False)
+    errors = console if errors is None else errors
     for rep in summary.failures:
-        console.print(f"FAILED {rep.id} ({rep.task}): {rep.error}", style="bold red",
-                      highlight=False, markup=False)
+        errors.print(f"FAILED {rep.id} ({rep.task}): {rep.error}", style="bold red",
+                     highlight=False, markup=False)
         if rep.traceback:
             text = tail(rep.traceback, traceback_lines)
-            console.print("\n".join("    " + ln for ln in text.splitlines()),
-                          highlight=False, markup=False)
+            errors.print("\n".join("    " + ln for ln in text.splitlines()),
+                         highlight=False, markup=False)
 
 
 def cache_counts(report: list[Any]) -> tuple[dict[str, int], dict[str, int]]:

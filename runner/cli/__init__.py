@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from keys.errors import DigestflowError
 
 # Subcommand modules, in --help order. Each defines add_parser(subparsers).
-COMMANDS = ("run", "submit")
+COMMANDS = ("run", "submit", "runs", "explain", "graph", "cache")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,6 +17,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("target", help="FILE.py[:TARGET] or GRAPH.json")
     p.add_argument("--registry", help="module mapping class_type -> task (JSON graphs)")
     add_run_options(p)
+    p.add_argument("--no-progress", action="store_true",
+                   help="no live progress display (it is shown only on a terminal anyway)")
+    p.add_argument("--json", action="store_true", help="print the run report as JSON")
     p.set_defaults(handler=handle)
 
 
@@ -29,19 +32,36 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from runner.progress import Progress
     from runner.run import run
+    from runner.summary import render_summary
 
     targets = load_targets(args.target, args.registry)
+    quiet = args.quiet or args.json
+    progress = None if quiet or args.no_progress else Progress()  # only draws on a terminal
     result = run(targets, store=args.store, address=args.address, cache=args.cache,
-                 executor=args.executor, raise_on_error=False)
-    if not args.quiet:
-        print(result.summary())
+                 executor=args.executor, raise_on_error=False, progress=progress)
+    if args.json:
+        _print_json(result)
+    elif not args.quiet:
+        render_summary(result, Console(), errors=Console(stderr=True))
+        return 1 if result.failed else 0
     for rep in result.report:
         if rep.status == "failed":
             print(f"FAILED {rep.id} ({rep.task}): {rep.error}", file=sys.stderr)
             if rep.traceback:
                 print(_tail(rep.traceback), file=sys.stderr)
     return 1 if result.failed else 0
+
+
+def _print_json(result: Any) -> None:
+    from runner.cli.output import print_json
+    from runner.summary import summarize
+
+    print_json({"run_id": result.run_id, "summary": summarize(result).to_dict(),
+                "nodes": [r.to_dict() for r in result.report]})
 
 
 def _tail(text: str, lines: int = 12) -> str:

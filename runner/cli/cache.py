@@ -1,0 +1,176 @@
+"""Cache commands: ``stats``, ``ls``, ``show KEY``, ``gc``, ``verify``; all take --store/--json."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from runner.cli.output import (
+    add_common,
+    human_bytes,
+    open_store_arg,
+    parse_duration,
+    parse_size,
+    print_json,
+    table,
+    when,
+)
+from runner.errors import ValidationError
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("stats", help="objects and bytes in the store, by codec and task")
+    add_common(p)
+    p.set_defaults(handler=stats)
+    p = sub.add_parser("ls", help="list stored objects")
+    add_common(p)
+    p.add_argument("--task", help="only objects written by this task name")
+    p.set_defaults(handler=ls)
+    p = sub.add_parser("show", help="one key: manifests, recipe and the run that produced it")
+    p.add_argument("key", help="a key or a unique key prefix (hex)")
+    add_common(p)
+    p.set_defaults(handler=show)
+    p = sub.add_parser("gc", help="evict least recently used objects down to a size",
+                       description="Evict least recently used objects (never pinned ones) "
+                       "until the store holds at most --max-bytes, and/or those unused for "
+                       "--older-than; also removes stale temporaries.")
+    p.add_argument("--max-bytes", type=parse_size, help="target size, e.g. 50G, 500Mi")
+    p.add_argument("--older-than", type=parse_duration, help="evict objects unused for, e.g. 7d")
+    p.add_argument("--dry-run", action="store_true", help="only report what would go")
+    add_common(p)
+    p.set_defaults(handler=gc)
+    p = sub.add_parser("verify", help="check every object's size and digest")
+    p.add_argument("--repair", action="store_true", help="quarantine broken objects")
+    add_common(p)
+    p.set_defaults(handler=verify)
+
+
+def _usage(d: dict[str, Any]) -> dict[str, dict[str, int]]:
+    return {k: {"objects": u.objects, "bytes": u.bytes} for k, u in sorted(d.items())}
+
+
+def stats(args: argparse.Namespace) -> int:
+    from runner.records import RUNS
+
+    store = open_store_arg(args)
+    st = store.stats()
+    data = {"store": store.uri, "objects": st.objects, "bytes": st.bytes,
+            "by_codec": _usage(st.by_codec), "by_task": _usage(st.by_task),
+            "runs": len(store.list_docs(RUNS))}
+    if args.json:
+        print_json(data)
+        return 0
+    print(f"{store.uri}: {st.objects} objects, {human_bytes(st.bytes)}, {data['runs']} runs")
+    for title in ("by_codec", "by_task"):
+        rows = [(name, u["objects"], human_bytes(u["bytes"])) for name, u in data[title].items()]
+        print(f"\n{title.replace('_', ' ')}:\n{table(rows, (title[3:], 'objects', 'bytes'))}")
+    return 0
+
+
+def ls(args: argparse.Namespace) -> int:
+    store = open_store_arg(args)
+    found = sorted((m for m in store.iter_manifests() if not args.task or m.task == args.task),
+                   key=lambda m: (m.created, m.key, m.socket))
+    if args.json:
+        print_json([m.to_dict() for m in found])
+        return 0
+    rows = [(m.key[:16], m.socket, m.task or "?", m.codec, human_bytes(m.nbytes), when(m.created))
+            for m in found]
+    print(table(rows, ("key", "socket", "task", "codec", "bytes", "created")))
+    return 0
+
+
+def resolve_key(store: Any, prefix: str) -> tuple[str, list[Any]]:
+    """The one key starting with ``prefix`` and its manifests, or a clear error."""
+    prefix = prefix.strip().lower()
+    if len(prefix) < 4 or any(c not in "0123456789abcdef" for c in prefix):
+        raise ValidationError(f"key {prefix!r}: give at least 4 hex digits of a key")
+    found: dict[str, list[Any]] = {}
+    for m in store.iter_manifests():
+        if m.key.startswith(prefix):
+            found.setdefault(m.key, []).append(m)
+    if not found:
+        raise ValidationError(f"no stored key starts with {prefix!r}")
+    if len(found) > 1:
+        raise ValidationError(f"key prefix {prefix!r} is ambiguous: "
+                              + ", ".join(k[:16] for k in sorted(found)))
+    key, manifests = next(iter(found.items()))
+    return key, sorted(manifests, key=lambda m: m.socket)
+
+
+def show(args: argparse.Namespace) -> int:
+    from runner.records import RunHistory
+
+    store = open_store_arg(args)
+    key, manifests = resolve_key(store, args.key)
+    history = RunHistory(store)
+    producer = next((r for r in history if any(
+        e["key"] == key and e["status"] == "executed" for e in r.nodes.values())), None)
+    seen = producer or next((r for r in history if any(
+        e["key"] == key for e in r.nodes.values())), None)
+    recipe = history.recipe(seen, key) if seen else None
+    node = next((e for e in seen.nodes.values() if e["key"] == key), None) if seen else None
+    data = {"key": key, "manifests": [m.to_dict() for m in manifests], "recipe": recipe,
+            "run": None if producer is None else {
+                "run_id": producer.run_id, "started": producer.started,
+                "node": node["id"] if node else None}}
+    if args.json:
+        print_json(data)
+        return 0
+    print(f"key {key}")
+    for m in manifests:
+        print(f"  output {m.socket}: {m.codec}, {human_bytes(m.nbytes)}, task {m.task}, "
+              f"created {when(m.created)}, digest {m.content_digest[:16]}…")
+        if m.summary:
+            print(f"    {m.summary}")
+    if producer is not None:
+        print(f"produced by run {producer.run_id} ({when(producer.started)}), node "
+              f"{data['run']['node']}")
+    else:
+        print("produced by: no run record names it")
+    if recipe is not None:
+        print(_recipe_text(recipe))
+    return 0
+
+
+def _recipe_text(recipe: dict[str, Any]) -> str:
+    lines = ["recipe:", f"  identity  {recipe['identity']}"]
+    for e in recipe.get("literals", ()):
+        shown = f" = {e['preview']}" if e.get("preview") is not None else ""
+        lines.append(f"  literal   {e['name']}{shown}  (digest {e['digest'][:16]}…)")
+    for e in recipe.get("links", ()):
+        lines.append(f"  link      {e['name']} <- {e['parent'][:16]} output {e['socket']}")
+    return "\n".join(lines)
+
+
+def gc(args: argparse.Namespace) -> int:
+    if args.max_bytes is None and args.older_than is None:
+        raise ValidationError("gc: give --max-bytes SIZE and/or --older-than DURATION")
+    store = open_store_arg(args)
+    rep = store.gc(max_bytes=args.max_bytes, older_than=args.older_than, dry_run=args.dry_run)
+    data = {"evicted": [list(r) for r in rep.evicted], "freed_bytes": rep.freed_bytes,
+            "bytes_before": rep.bytes_before, "bytes_after": rep.bytes_after,
+            "temporaries": list(rep.temporaries), "dry_run": rep.dry_run}
+    if args.json:
+        print_json(data)
+        return 0
+    verb = "would evict" if rep.dry_run else "evicted"
+    print(f"{verb} {len(rep.evicted)} objects, {human_bytes(rep.freed_bytes)}: "
+          f"{human_bytes(rep.bytes_before)} -> {human_bytes(rep.bytes_after)}; "
+          f"{len(rep.temporaries)} temporaries")
+    return 0
+
+
+def verify(args: argparse.Namespace) -> int:
+    store = open_store_arg(args)
+    issues = store.verify_all(repair=args.repair)
+    if args.json:
+        print_json([{"key": i.key, "socket": i.socket, "problem": i.problem,
+                     "repaired": i.repaired} for i in issues])
+    else:
+        for i in issues:
+            state = "quarantined" if i.repaired else "broken"
+            print(f"{state} {i.key[:16]}:{i.socket}: {i.problem}")
+        print(f"{len(issues)} problem(s)" + ("" if args.repair or not issues
+                                             else "; run with --repair to quarantine them"))
+    return 1 if issues and not args.repair else 0
