@@ -44,6 +44,8 @@ def test_changed_literal_reruns_exactly_descendants(executor, store_uri, runlog)
     result = run(diamond(k=5), store=store_uri, executor=executor)
     assert runlog.take() == ["d", "e"]
     assert result.values == 3 + 6
+    d = result.by_id()["combine-2"]
+    assert d.status == "executed" and d.bytes_read > 0, "its cached parent was read where it ran"
 
     run(diamond(), store=store_uri, executor=executor)
     assert runlog.take() == [], "reverting to cached parameters runs nothing"
