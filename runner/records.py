@@ -151,8 +151,11 @@ class RunHistory:
         return next(iter(self), None)
 
     def find(self, run_id: str) -> RunRecord | None:
-        """The run with this id (or unique id prefix)."""
-        hits = [n for n in self.names() if n.split(".", 1)[-1].startswith(run_id)]
+        """The run with this id, or the only one whose id starts or ends with ``run_id``."""
+        ids = {n: n.split(".", 1)[-1] for n in self.names()}
+        exact = [n for n, rid in ids.items() if rid == run_id]
+        hits = exact or [n for n, rid in ids.items()
+                         if rid.startswith(run_id) or rid.endswith(run_id)]
         return self.load(hits[0]) if len(hits) == 1 else None
 
     def entries(self, node_id: str, *, before: str | None = None) -> Iterator[tuple[RunRecord, dict]]:

@@ -13,7 +13,8 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("runs", help="list recent runs (or one run's nodes)",
                        description="List the runs recorded in the store, newest first; "
                        "with RUN_ID (or a unique prefix), that run's nodes.")
-    p.add_argument("run_id", nargs="?", help="show this run's nodes")
+    p.add_argument("run_id", nargs="?",
+                   help="show this run's nodes (an id, a unique prefix, or its hex suffix)")
     p.add_argument("--limit", "-n", type=int, default=20, help="how many runs (default 20)")
     add_common(p)
     p.set_defaults(handler=handle)

@@ -1,0 +1,175 @@
+"""CLI commands: human output by default, --json that round-trips, plain text in pipes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runner import run
+from runner.cli import main
+from storage import open_store
+from tests.observability.pipeline import build
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli_json(capsys, *argv: str):
+    capsys.readouterr()
+    assert main([*argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_run_records_and_runs_command(capsys, store_uri: str) -> None:
+    first = run(build(), store=store_uri, executor="inline")
+    second = run(build(factor=3), store=store_uri, executor="inline")
+    runs = cli_json(capsys, "runs", "--store", store_uri)
+    assert [r["run_id"] for r in runs] == [second.run_id, first.run_id]
+    rec = runs[0]
+    assert rec["cache"] == "use" and rec["executor"] == "inline"
+    assert rec["targets"] == ["total-1:0"]
+    assert rec["started"] <= rec["finished"]
+    nodes = {n["id"]: n for n in rec["nodes"]}
+    assert nodes["load-1"]["status"] == "cached" and nodes["scale-1"]["status"] == "executed"
+    assert nodes["scale-1"]["key"] == second.by_id()["scale-1"].key
+    assert nodes["scale-1"]["bytes"] > 0 and nodes["scale-1"]["seconds"] >= 0
+    recipes = open_store(store_uri).get_doc("recipes", open_store(store_uri).list_docs("runs")[-1])
+    assert set(recipes["recipes"]) == {n["key"] for n in rec["nodes"]}
+    one = cli_json(capsys, "runs", second.run_id[-6:], "--store", store_uri)
+    assert one == rec
+    assert main(["runs", "--store", store_uri]) == 0
+    text = capsys.readouterr().out
+    assert text.splitlines()[0].split()[:4] == ["run", "started", "seconds", "executed"]
+    assert second.run_id in text.splitlines()[1]
+
+
+def test_record_write_failure_does_not_fail_the_run(store_uri: str, caplog) -> None:
+    store = open_store(store_uri)
+
+    def broken(*a, **k):
+        raise OSError("read-only store")
+
+    store.put_doc = broken  # type: ignore[method-assign]
+    result = run(build(), store=store, executor="inline")
+    assert result.ok
+    assert "could not write the run record" in caplog.text
+
+
+def test_failed_node_record_keeps_error_and_traceback_tail(store_uri: str) -> None:
+    from tests.observability.pipeline import explode, load
+
+    run(explode.bind(load.bind(1)), store=store_uri, executor="inline", raise_on_error=False)
+    store = open_store(store_uri)
+    rec = store.get_doc("runs", store.list_docs("runs")[-1])
+    node = {n["id"]: n for n in rec["nodes"]}["explode-1"]
+    assert node["status"] == "failed"
+    assert node["error"] == "ValueError: cannot explode 4 values"
+    assert node["traceback"].splitlines()[-1] == "ValueError: cannot explode 4 values"
+
+
+def test_stats_ls_show(capsys, store_uri: str) -> None:
+    result = run(build(), store=store_uri, executor="inline")
+    stats = cli_json(capsys, "stats", "--store", store_uri)
+    st = open_store(store_uri).stats()
+    assert stats["objects"] == st.objects == 7 and stats["bytes"] == st.bytes
+    assert stats["by_task"]["load"]["objects"] == 2 and stats["runs"] == 1
+    assert set(stats["by_codec"]) == {"plain"}
+    listed = cli_json(capsys, "ls", "--task", "clip", "--store", store_uri)
+    assert sorted(m["key"] for m in listed) == sorted(
+        r.key for r in result.report if r.task == "clip")
+    key = result.by_id()["clip-2"].key
+    shown = cli_json(capsys, "show", key[:10], "--store", store_uri)
+    assert shown["key"] == key
+    assert shown["run"]["run_id"] == result.run_id and shown["run"]["node"] == "clip-2"
+    assert shown["recipe"]["identity"].endswith("pipeline.clip@v=1")
+    assert [lit["preview"] for lit in shown["recipe"]["literals"]] == ["50"]
+    assert shown["manifests"][0]["task"] == "clip"
+    assert main(["show", key[:10], "--store", store_uri]) == 0
+    text = capsys.readouterr().out
+    assert f"produced by run {result.run_id}" in text and "literal   limit = 50" in text
+    assert main(["show", "zz", "--store", store_uri]) == 1
+    assert "at least 4 hex digits" in capsys.readouterr().err
+
+
+def test_show_refuses_an_ambiguous_prefix(capsys, store_uri: str) -> None:
+    store = open_store(store_uri)
+    store.put("ab" + "0" * 62, 0, 1)
+    store.put("ab" + "1" * 62, 0, 2)
+    assert main(["show", "ab00", "--store", store_uri]) == 0
+    capsys.readouterr()
+    assert main(["show", "ab", "--store", store_uri]) == 1  # too short
+    assert main(["show", "ab0", "--store", store_uri]) == 1  # too short as well
+    store.put("ab00" + "2" * 60, 0, 3)
+    assert main(["show", "ab00", "--store", store_uri]) == 1
+    assert "ambiguous" in capsys.readouterr().err
+
+
+def test_gc_and_verify(capsys, store_uri: str) -> None:
+    run(build(), store=store_uri, executor="inline")
+    total = open_store(store_uri).stats().bytes
+    dry = cli_json(capsys, "gc", "--max-bytes", "0", "--dry-run", "--store", store_uri)
+    assert dry["dry_run"] and len(dry["evicted"]) == 7 and dry["freed_bytes"] == total
+    assert open_store(store_uri).stats().objects == 7
+    assert cli_json(capsys, "verify", "--store", store_uri) == []
+    victim = next(p for p in Path(store_uri).glob("v1/*/*/0.json"))
+    victim.write_text(victim.read_text().replace("1", "7").replace("2", "8"))
+    assert main(["verify", "--store", store_uri]) == 1
+    assert "broken" in capsys.readouterr().out
+    issues = cli_json(capsys, "verify", "--repair", "--store", store_uri)
+    assert len(issues) == 1 and issues[0]["repaired"]
+    done = cli_json(capsys, "gc", "--max-bytes", "1G", "--store", store_uri)
+    assert done["evicted"] == [] and not done["dry_run"]
+    assert cli_json(capsys, "gc", "--max-bytes", "0", "--store", store_uri)["bytes_after"] == 0
+    assert open_store(store_uri).stats().objects == 0
+    assert main(["gc", "--store", store_uri]) == 1
+
+
+@pytest.mark.parametrize("size,expected", [("50G", 50 * 10**9), ("1.5Ki", 1536),
+                                           ("200MB", 200 * 10**6), ("0", 0)])
+def test_sizes(size: str, expected: int) -> None:
+    from runner.cli.output import parse_size
+
+    assert parse_size(size) == expected
+
+
+def test_run_cli_in_a_pipe_has_no_escapes_and_a_summary(tmp_path: Path, pipeline_file) -> None:
+    """stdout and stderr are pipes: no progress spinner, no ANSI, no carriage returns."""
+    store = str(tmp_path / "store")
+    env = dict(os.environ, PYTHONPATH=str(REPO), TERM="xterm-256color")
+    env.pop("FORCE_COLOR", None)
+    cmd = [sys.executable, "-m", "runner.cli", "run", pipeline_file(), "--store", store,
+           "--executor", "inline"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for stream in (proc.stdout, proc.stderr):
+        assert "\x1b" not in stream and "\r" not in stream
+    assert proc.stderr == ""
+    out = proc.stdout
+    assert "cache hit rate 0%" in out
+    cells = [line.replace("│", " ").split() for line in out.splitlines()
+             if line.startswith("│ ")]
+    rows = {c[0]: c[1:] for c in cells}
+    assert rows["scale"][:4] == ["0", "2", "0", "0"]  # cached, executed, failed, skipped
+    assert rows["total"][:4] == ["0", "1", "0", "0"]
+    again = subprocess.run([*cmd, "--json"], capture_output=True, text=True, env=env,
+                           cwd=tmp_path, timeout=120)
+    data = json.loads(again.stdout)
+    assert data["summary"]["hit_rate"] == 1.0
+    assert {n["status"] for n in data["nodes"]} == {"cached"}
+
+
+def test_explain_cli(capsys, store_uri: str, pipeline_file) -> None:
+    assert main(["run", pipeline_file(2), "--store", store_uri, "--executor", "inline",
+                 "--quiet"]) == 0
+    path = pipeline_file(4)
+    got = cli_json(capsys, "explain", path, "--store", store_uri)
+    by_id = {n["id"]: n for n in got["nodes"]}
+    assert by_id["scale-1"]["reason"].endswith("2 -> 4)") and by_id["scale-1"]["first_cause"]
+    assert main(["explain", path, "clip-1", "--store", store_uri]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and "upstream `scale-1` changed (because: literal `factor`" in lines[1]
