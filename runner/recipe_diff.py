@@ -108,32 +108,42 @@ def _shown(entry: dict[str, Any]) -> str:
 
 
 def render(reasons: tuple[Direct | Upstream, ...], depth: int = 0) -> str:
-    """Direct reasons, then upstream ones; parents failing for the same reason share a line."""
+    """Direct reasons, then upstream ones; parents that changed for the same first
+    cause share one phrase instead of repeating it per parent."""
     direct = [r.text for r in reasons if isinstance(r, Direct)]
-    groups: dict[str, list[str]] = {}
+    groups: dict[str, list[tuple[Upstream, list[str]]]] = {}
     for r in reasons:
         if isinstance(r, Upstream):
-            groups.setdefault(_upstream_tail(r, depth), []).append(r.parent)
-    ups = []
-    for tail_text, parents in groups.items():
-        names = ", ".join(f"`{p}`" for p in parents)
-        word = "upstream" if len(parents) == 1 else "upstreams"
-        ups.append(f"{word} {names} changed{tail_text}")
+            chain, root = _chain(r) if depth == 0 else ([r.parent], None)
+            because = render(root.reasons, depth + 1) if root is not None else ""
+            groups.setdefault(because, []).append((r, chain))
+    ups = [_upstream_phrase(because, members) for because, members in groups.items()]
     return "; ".join(direct + ups)
 
 
-def _upstream_tail(reason: Upstream, depth: int) -> str:
-    """`` (because: ...)`` following single-parent chains to their first cause."""
-    if depth > 0 or reason.cause is None or not reason.cause.reasons:
-        return ""
+def _chain(reason: Upstream) -> tuple[list[str], Cause | None]:
+    """Follow single-parent chains from ``reason.parent`` to the first cause."""
     chain = [reason.parent]
     cause = reason.cause
+    if cause is None or not cause.reasons:
+        return chain, None
     while len(cause.reasons) == 1 and isinstance(cause.reasons[0], Upstream) \
             and cause.reasons[0].cause is not None and cause.reasons[0].cause.reasons:
         chain.append(cause.reasons[0].parent)
         cause = cause.reasons[0].cause
-    because = render(cause.reasons, depth + 1)
-    if len(chain) == 1:
-        return f" (because: {because})"
-    path = " <- ".join(f"`{n}`" for n in chain)
-    return f" (via {path}; because at `{chain[-1]}`: {because})"
+    return chain, cause
+
+
+def _upstream_phrase(because: str, members: list[tuple[Upstream, list[str]]]) -> str:
+    names = ", ".join(f"`{r.parent}`" for r, _ in members)
+    word = "upstream" if len(members) == 1 else "upstreams"
+    if not because:
+        return f"{word} {names} changed"
+    roots = [chain[-1] for _, chain in members]
+    if all(len(chain) == 1 for _, chain in members):
+        return f"{word} {names} changed (because: {because})"
+    if len(members) == 1:
+        path = " <- ".join(f"`{n}`" for n in members[0][1])
+        return f"{word} {names} changed (via {path}; because at `{roots[0]}`: {because})"
+    at = ", ".join(f"`{n}`" for n in dict.fromkeys(roots))
+    return f"{word} {names} changed (because at {at}: {because})"

@@ -64,18 +64,21 @@ def render_summary(result: Any, console: Any, *, errors: Any = None,
                    traceback_lines: int = 12) -> None:
     """Print the per-task table and totals on ``console``, then each failure with its
     traceback tail on ``errors`` (default: the same console)."""
+    from rich import box
     from rich.table import Table
 
     summary = summarize(result)
-    table = Table(title=f"run {result.run_id}", title_justify="left")
+    table = Table(title=f"run {result.run_id}", title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False)
     for col in ("task", *_STATUSES, "seconds", "written", "read"):
-        table.add_column(col, justify="left" if col == "task" else "right")
+        table.add_column(col, justify="left" if col == "task" else "right", no_wrap=True)
     for row in summary.rows:
         table.add_row(row.task, *(str(row.counts[s]) for s in _STATUSES),
                       f"{row.seconds:.2f}", _human(row.bytes_written), _human(row.bytes_read))
     console.print(table)
     rate = "n/a" if summary.hit_rate is None else f"{summary.hit_rate:.0%}"
-    console.print(f"{result.summary()}; cache hit rate {rate}", highlight=False)
+    console.print(f"{result.summary()}; cache hit rate {rate}", highlight=False,
+                  soft_wrap=True)
     errors = console if errors is None else errors
     for rep in summary.failures:
         errors.print(f"FAILED {rep.id} ({rep.task}): {rep.error}", style="bold red",

@@ -49,7 +49,8 @@ def test_upstream_chain_is_told_once_at_its_first_cause(store_uri: str) -> None:
     assert got["scale-1"][1] == f"upstream `load-1` changed (because: {cause})"
     assert got["clip-1"][1] == (f"upstream `scale-1` changed (via `scale-1` <- `load-1`; "
                                 f"because at `load-1`: {cause})")
-    assert "via `clip-1` <- `scale-1` <- `load-1`" in got["total-1"][1]
+    assert got["total-1"][1] == ("upstreams `clip-1`, `clip-2` changed (because at `load-1`, "
+                                 f"`load-2`: {cause})")  # one first cause, told once
     assert first_causes(build(size=5), store_uri) == {"load-1", "load-2"}
 
 
