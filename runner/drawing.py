@@ -76,8 +76,7 @@ def to_dot(nodes: list[DrawNode], title: str = "") -> str:
     lines = ["digraph digestflow {", "  rankdir=TB;",
              '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11];',
              '  edge [color="#888888"];']
-    if title:
-        lines.append(f"  label={_q(title)}; labelloc=t; fontname=\"Helvetica\";")
+    lines.append(f"  label=<{_legend(title)}>; labelloc=t; fontname=\"Helvetica\";")
     for n in nodes:
         label = f"{n.id}\\n{n.label}".replace('"', "'")
         lines.append(f'  {_q(n.id)} [label="{label}", fillcolor="{COLORS[n.status]}", '
@@ -86,6 +85,14 @@ def to_dot(nodes: list[DrawNode], title: str = "") -> str:
         lines.extend(f"  {_q(p)} -> {_q(n.id)};" for p in n.parents)
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _legend(title: str) -> str:
+    """An HTML-like Graphviz label: the title over one coloured cell per status."""
+    cells = "".join(f'<td bgcolor="{c}" border="1">&nbsp;{escape(s)}&nbsp;</td>'
+                    for s, c in COLORS.items())
+    head = f'<tr><td colspan="{len(COLORS)}">{escape(title)}</td></tr>' if title else ""
+    return f'<table border="0" cellspacing="4">{head}<tr>{cells}</tr></table>'
 
 
 def find_dot() -> str | None:
