@@ -130,8 +130,10 @@ def cross_node_read(payload_mb: int) -> dict[str, Any]:
         import ray
 
         log("consume")
-        return {"node": ray.get_runtime_context().get_node_id(), "sum": float(a.sum()),
-                "n": int(a.size)}
+        start = time.perf_counter()
+        total = float(a.sum())
+        return {"node": ray.get_runtime_context().get_node_id(), "sum": total,
+                "n": int(a.size), "sum_seconds": time.perf_counter() - start}
 
     n = payload_mb * MB // 8
     first = run(produce.bind(n))
