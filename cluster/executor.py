@@ -38,7 +38,7 @@ class RayExecutor:
         self.address = address
         self.store: Any = None
         self.embedded = False
-        self._remotes: dict[tuple[int, tuple[Any, ...]], Any] = {}
+        self._remotes: dict[int, Any] = {}
         self._overrides: dict[str, dict[str, Any]] = {}
 
     async def open(self, store: Any) -> Index:
@@ -95,14 +95,14 @@ class RayExecutor:
         self.store = None
 
     def _remote(self, task: Task) -> Any:
-        opts = {**task.opts.ray_options(), **self._overrides.get(task.name, {})}
-        cache_key = (id(task), tuple(sorted((k, repr(v)) for k, v in opts.items())))
-        remote = self._remotes.get(cache_key)
+        """One Ray remote function per task per run (the graph keeps tasks alive)."""
+        remote = self._remotes.get(id(task))
         if remote is None:
+            opts = {**task.opts.ray_options(), **self._overrides.get(task.name, {})}
             remote = ray.remote(_bound(task, self.store)).options(
                 name=task.name, num_returns=task.num_returns + 1, **opts
             )
-            self._remotes[cache_key] = remote
+            self._remotes[id(task)] = remote
         return remote
 
 

@@ -134,3 +134,16 @@ def test_second_driver_process_gets_all_hits(store_uri, runlog, ray_session):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "EXECUTED [] VALUE 1" in proc.stdout
     assert runlog.take() == []
+
+
+def test_index_rebuilds_from_the_store_after_a_restart(store_uri, runlog):
+    import ray
+
+    from cluster.index import NAMESPACE, index_name
+
+    run(chain(), store=store_uri)
+    runlog.take()
+    ray.kill(ray.get_actor(index_name(store_uri), namespace=NAMESPACE))
+    result = run(chain(), store=store_uri)
+    assert result.executed == [] and result.values == 1
+    assert runlog.take() == [], "a fresh index actor answered from the store"
