@@ -1,6 +1,7 @@
 """``task_identity``: the string that stands for a task's code in its key.
 
 With an explicit version, the identity is ``module.qualname@v=<version>``
+(``module`` is the file's stem for a pipeline run as a script)
 and editing the function keeps its cache. Without one it is
 ``module.qualname@src=<blake3 hex>`` of the dedented source, so editing the
 task invalidates it; where no source exists (``python -c``, some notebooks)
@@ -41,9 +42,17 @@ def task_identity(fn: Callable[..., Any], version: str | None = None) -> str:
     return ident
 
 
+# Module names a pipeline file gets when run as a script (python FILE.py,
+# digestflow run FILE.py): identities use the file's stem instead, so the same
+# file keys the same whether it is run, run by the CLI, or imported by name.
+SCRIPT_MODULES = frozenset({"__main__", "__digestflow__"})
+
+
 def _compute(fn: Callable[..., Any], version: str | None) -> str:
     target = inspect.unwrap(fn)
     module = getattr(target, "__module__", None) or "<unknown>"  # exec() without __name__
+    if module in SCRIPT_MODULES:
+        module = _script_stem(target) or module
     qualname = getattr(target, "__qualname__", None)
     if qualname is None:
         raise SigningError(
@@ -54,6 +63,13 @@ def _compute(fn: Callable[..., Any], version: str | None) -> str:
     if version is not None:
         return f"{name}@v={version}"
     return f"{name}@src={_code_digest(target)}"
+
+
+def _script_stem(fn: Any) -> str | None:
+    filename = getattr(getattr(fn, "__code__", None), "co_filename", "")
+    if not filename.endswith(".py"):
+        return None  # <stdin>, <string>, notebooks: no file to name
+    return filename.replace("\\", "/").rsplit("/", 1)[-1][:-3]
 
 
 def _code_digest(fn: Any) -> str:
