@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.raycluster import RayHead, child_env, kill_session  # noqa: E402
+from tests.raycluster import RayHead, child_env, kill_session  # noqa: E402
 
 PIPELINE = '''
 import os, time

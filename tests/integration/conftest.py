@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.raycluster import RayHead, session_processes
+from tests.raycluster import RayHead, session_processes
 
 
 @pytest.fixture(scope="session")

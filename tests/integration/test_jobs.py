@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.raycluster import VENV_BIN, RayHead, child_env
+from tests.raycluster import VENV_BIN, RayHead, child_env
 
 pytestmark = pytest.mark.slow
 

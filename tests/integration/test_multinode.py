@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.raycluster import child_env, kill_session, session_processes
+from tests.raycluster import child_env, kill_session, session_processes
 
 pytestmark = pytest.mark.slow
 

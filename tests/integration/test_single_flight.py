@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.raycluster import RayHead, child_env
+from tests.raycluster import RayHead, child_env
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.observability.ray_head import group_members, ray_head
+from tests.raycluster import RayHead, session_processes
 
 REPO = Path(__file__).resolve().parents[2]
 DRIVER = """
@@ -50,9 +50,10 @@ def scrape(url: str) -> dict[str, dict[str, float]]:
 def test_counters_and_histogram_reach_prometheus(tmp_path: Path) -> None:
     pytest.importorskip("ray")
     store = str(tmp_path / "store")
-    with ray_head() as head:
+    head = RayHead(env={"RAY_metrics_report_interval_ms": "500"}).start()
+    try:
         env = dict(head.env, PYTHONPATH=str(REPO))
-        proc = subprocess.run([sys.executable, "-c", DRIVER, store, head.address], env=env,
+        proc = subprocess.run([sys.executable, "-c", DRIVER, store, head.gcs_address], env=env,
                               cwd=REPO, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr[-3000:]
         from storage import open_store
@@ -71,12 +72,14 @@ def test_counters_and_histogram_reach_prometheus(tmp_path: Path) -> None:
         got: dict[str, dict[str, float]] = {}
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            got = scrape(head.metrics_url)
+            got = scrape(f"http://127.0.0.1:{head.metrics_port}/metrics")
             if all(got.get(name) == value for name, value in want.items()):
                 break
             time.sleep(0.5)
-        pgid = head.pgid
+        sid = head.proc.pid
+    finally:
+        head.stop()
     for name, value in want.items():
         assert got.get(name) == value, (name, got.get(name))
     assert got["task_seconds_sum"].keys() == want["task_seconds_count"].keys()
-    assert not group_members(pgid), "the test's Ray head left processes behind"
+    assert not session_processes(sid), "the test's Ray head left processes behind"
