@@ -309,7 +309,8 @@ class Store:
 
     def put_doc(self, kind: str, name: str, obj: dict[str, Any]) -> None:
         """Store a small JSON document (run record, recipe) atomically."""
-        data = json.dumps(obj, sort_keys=True, allow_nan=False).encode()
+        # compact and unsorted: run records carry one recipe per node and are written per run
+        data = json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
         self.backend.write_bytes(refs.doc_path(kind, name), data)
 
     def get_doc(self, kind: str, name: str) -> dict[str, Any]:
