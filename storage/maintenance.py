@@ -181,11 +181,12 @@ def verify_all(store: Store, repair: bool) -> list[VerifyIssue]:
 
 def _verify_one(store: Store, m: Manifest) -> str | None:
     try:
-        codec = store._registry.named(m.codec)
-        buf = store.backend.map(refs.data_path(m.key, m.socket, codec.ext), False)
+        from storage.store import read_data
+
+        buf = read_data(store.backend, m, store._registry.named(m.codec), writable=False)
     except FileNotFoundError:
         return "data file is missing"
-    except StorageError as err:
+    except (StorageError, ValueError) as err:
         return str(err)
     if len(memoryview(buf)) != m.nbytes:
         return f"data has {len(memoryview(buf))} bytes, manifest says {m.nbytes}"

@@ -25,6 +25,7 @@ class Manifest:
     summary: dict[str, Any] = field(default_factory=dict)
     created: float = 0.0
     task: str | None = None
+    inline: str | None = None  # base64 data of a small object (see storage.inline)
 
     @property
     def ref(self) -> tuple[str, int]:
@@ -36,6 +37,7 @@ class Manifest:
             "format": MANIFEST_FORMAT, "key": self.key, "socket": self.socket,
             "codec": self.codec, "nbytes": self.nbytes, "content_digest": self.content_digest,
             "summary": copy.deepcopy(self.summary), "created": self.created, "task": self.task,
+            **({"inline": self.inline} if self.inline is not None else {}),
         }
 
     @classmethod
@@ -52,6 +54,7 @@ class Manifest:
                 summary=dict(data.get("summary") or {}),
                 created=float(data.get("created", 0.0)),
                 task=data.get("task"),
+                inline=_optional_str(data.get("inline")),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise StorageError(f"malformed manifest: {err}") from err
@@ -65,6 +68,12 @@ class Manifest:
             return cls.from_dict(json.loads(raw))
         except (ValueError, AttributeError) as err:
             raise StorageError(f"malformed manifest: {err}") from err
+
+
+def _optional_str(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"inline must be a string, got {type(value).__name__}")
 
 
 @dataclass(frozen=True)

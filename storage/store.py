@@ -30,6 +30,7 @@ from storage.backends import ArrowBackend, Backend, LocalBackend
 from storage.codecs import CodecContext, CodecDeclined, HashingWriter, content_digest
 from storage.codecs import default_registry as _default_registry
 from storage.errors import CorruptObjectError, ObjectNotFound, StorageError
+from storage.inline import INLINE_LIMIT, SpillFile, decode_inline
 from storage.manifest import GcReport, Manifest, StoreStats, VerifyIssue
 from storage.refs import Ref
 from storage.secret import resolve_secret
@@ -132,8 +133,11 @@ class Store:
         declined: frozenset[str] = frozenset()
         while True:
             codec = self._registry.for_value(value, declined)
+            path = refs.data_path(key, socket, codec.ext)
             try:
-                with self.backend.open_atomic(refs.data_path(key, socket, codec.ext)) as out:
+                with contextlib.ExitStack() as stack:  # the data file opens only if it spills
+                    out = SpillFile(INLINE_LIMIT,
+                                    lambda p=path: stack.enter_context(self.backend.open_atomic(p)))
                     sink = HashingWriter(out)
                     summary = codec.encode(value, sink, ctx)
                 break
@@ -148,6 +152,7 @@ class Store:
             summary=summary,
             created=time.time(),
             task=task,
+            inline=None if out.spilled else out.inline_text(),
         )
         self.backend.write_bytes(refs.manifest_path(key, socket), manifest.to_json())
         return manifest
@@ -184,9 +189,11 @@ class Store:
             manifest = self.manifest(key, socket)
             codec = self._registry.named(manifest.codec)
             try:
-                buf = self.backend.map(refs.data_path(key, socket, codec.ext), codec.writable)
+                buf = read_data(self.backend, manifest, codec)
             except FileNotFoundError:
                 problem = "its data file is missing"
+            except ValueError as err:
+                problem = str(err)
             else:
                 problem = _check(buf, manifest, policy)
                 if problem is None:
@@ -323,6 +330,14 @@ class Store:
         prefix = f"docs/{refs.check_name(kind, 'kind')}"
         names = (e.path.rsplit("/", 1)[-1] for e in self.backend.list_files(prefix))
         return sorted(n[: -len(".json")] for n in names if n.endswith(".json"))
+
+
+def read_data(backend: Any, manifest: Manifest, codec: Any, writable: bool | None = None) -> Any:
+    """The object's bytes: from its manifest when inline, else mapped from its data file."""
+    writable = codec.writable if writable is None else writable
+    if manifest.inline is not None:
+        return decode_inline(manifest.inline, writable)
+    return backend.map(refs.data_path(manifest.key, manifest.socket, codec.ext), writable)
 
 
 def _check(buf: Any, manifest: Manifest, policy: str) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -115,8 +116,11 @@ def test_gc_and_verify(capsys, store_uri: str) -> None:
     assert dry["dry_run"] and len(dry["evicted"]) == 7 and dry["freed_bytes"] == total
     assert open_store(store_uri).stats().objects == 7
     assert cli_json(capsys, "verify", "--store", store_uri) == []
-    victim = next(p for p in Path(store_uri).glob("v1/*/*/0.json"))
-    victim.write_text(victim.read_text().replace("1", "7").replace("2", "8"))
+    victim = next(p for p in Path(store_uri).glob("v1/*/*/0.manifest.json"))
+    manifest = json.loads(victim.read_text())  # small outputs are inline: flip one stored bit
+    data = bytearray(base64.b64decode(manifest["inline"]))
+    data[-2] ^= 0x01
+    victim.write_text(json.dumps({**manifest, "inline": base64.b64encode(data).decode()}))
     assert main(["verify", "--store", store_uri]) == 1
     assert "broken" in capsys.readouterr().out
     issues = cli_json(capsys, "verify", "--repair", "--store", store_uri)

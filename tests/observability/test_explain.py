@@ -10,6 +10,7 @@ import pytest
 from runner import explain, run
 from runner.cli.loader import load_targets
 from storage import open_store
+from tests.corrupt import flip_stored_byte
 from tests.observability import pipeline
 from tests.observability.pipeline import build, clip
 
@@ -100,9 +101,7 @@ def test_evicted_output(store_uri: str) -> None:
 def test_corrupt_output_recomputed_and_explained_after_the_run(store_uri: str) -> None:
     first = run(build(), store=store_uri, executor="inline")
     key = first.by_id()["total-1"].key
-    data = next(p for p in Path(store_uri).glob(f"v1/{key[:2]}/{key}/0.*")
-                if not p.name.endswith(".manifest.json"))
-    data.write_bytes(b"garbage" + data.read_bytes()[7:])
+    flip_stored_byte(store_uri, key)
     second = run(build(), store=store_uri, executor="inline")
     assert second.status("total-1") == "executed"
     got = explain(second).by_id()["total-1"]

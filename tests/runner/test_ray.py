@@ -13,6 +13,7 @@ import pytest
 
 from runner import Graph, run, sign, task
 from storage import open_store
+from tests.corrupt import flip_stored_byte
 from tests.runner.tasks import asource, combine, gpu_probe, record, source, split
 
 pytestmark = pytest.mark.usefixtures("ray_session")
@@ -87,12 +88,7 @@ def test_corrupt_cached_target_is_recomputed(store_uri, runlog):
     node = source.bind("corrupt-me", 7)
     run(node, store=store_uri)
     runlog.take()
-    key = sign(node)["source-1"].hex()
-    for path in Path(store_uri).rglob(f"{key}/*"):
-        if "manifest" not in path.name and path.is_file():
-            data = bytearray(path.read_bytes())
-            data[-1] ^= 0xFF
-            path.write_bytes(bytes(data))
+    flip_stored_byte(store_uri, sign(node)["source-1"].hex())
     assert run(node, store=store_uri).values == 7
     assert runlog.take() == ["corrupt-me"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import pickle
@@ -52,21 +53,24 @@ PLAIN_VALUES = [
 
 
 def _raw(store: Store, key_: str, socket: int) -> bytes:
+    """The object's stored bytes: inline in its manifest (small) or its data file."""
     m = store.manifest(key_, socket)
+    if m.inline is not None:
+        return base64.b64decode(m.inline)
     ext = store._registry.named(m.codec).ext
     return store.backend.read_bytes(data_path(key_, socket, ext))
 
 
 def _overwrite_data(store: Store, key_: str, socket: int, data: bytes, fix_digest: bool) -> None:
     m = store.manifest(key_, socket)
-    store.backend.write_bytes(data_path(key_, socket, store._registry.named(m.codec).ext), data)
+    fixed = m.to_dict()
+    if m.inline is not None:
+        fixed["inline"] = base64.b64encode(data).decode()
+    else:
+        store.backend.write_bytes(data_path(key_, socket, store._registry.named(m.codec).ext), data)
     if fix_digest:
-        fixed = {
-            **m.to_dict(),
-            "nbytes": len(data),
-            "content_digest": blake3.blake3(data).hexdigest(),
-        }
-        store.backend.write_bytes(manifest_path(key_, socket), json.dumps(fixed).encode())
+        fixed.update(nbytes=len(data), content_digest=blake3.blake3(data).hexdigest())
+    store.backend.write_bytes(manifest_path(key_, socket), json.dumps(fixed).encode())
 
 
 @pytest.mark.parametrize("value", PLAIN_VALUES, ids=[f"plain{i}" for i in range(len(PLAIN_VALUES))])
@@ -469,3 +473,18 @@ def test_store_pickles_small_and_works_after_unpickling(store: Store) -> None:
     assert np.array_equal(clone.get(key(50), 0), np.arange(3))
     clone.put(key(50), 1, {"pickled"})
     assert store.get(key(50), 1) == {"pickled"}
+
+
+def test_small_objects_live_in_their_manifest(store: Store) -> None:
+    small = store.put(key(60), 0, [1, "two", 3.0])
+    big = store.put(key(61), 0, np.zeros(10_000))
+    def files(k: int) -> set[str]:
+        return {e.path.rsplit("/", 1)[-1]
+                for e in store.backend.list_files(f"v1/{key(k)[:2]}/{key(k)}")}
+
+    assert small.inline is not None and big.inline is None
+    assert files(60) == {"0.manifest.json"}, "a small object is one file"
+    assert files(61) == {"0.manifest.json", "0.npy"}
+    assert store.get(key(60), 0) == [1, "two", 3.0]
+    assert store.get(key(61), 0).sum() == 0
+    assert store.manifest(key(60), 0) == small, "the manifest round-trips its inline data"
