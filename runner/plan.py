@@ -9,7 +9,7 @@ worker reads itself; running parents become ``Upstream`` inputs.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from runner.executor import Cached, NodeJob, Upstream
@@ -103,3 +103,14 @@ def make_plan(
         cached=cached,
         found=dict(found),
     )
+
+
+def without_failed(graph: Graph, plan: Plan, failed: set[str]) -> Plan:
+    """``plan`` minus nodes that already failed in this run and everything below them."""
+    if not failed:
+        return plan
+    blocked = set(failed)
+    for nid in plan.run:  # topological: a node is blocked if a running parent is
+        if nid in blocked or plan.parents(graph, nid) & blocked:
+            blocked.add(nid)
+    return replace(plan, run=[nid for nid in plan.run if nid not in blocked])

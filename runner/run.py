@@ -21,7 +21,7 @@ from runner.events import EventHandler, NodeEvent
 from runner.executor import Executor, InlineExecutor
 from runner.graph import Graph
 from runner.lease import Leases
-from runner.plan import CACHE_MODES, Plan, make_plan, needed_refs
+from runner.plan import CACHE_MODES, Plan, make_plan, needed_refs, without_failed
 from runner.progress import make_progress
 from runner.records import write_run
 from runner.result import NodeReport, Result
@@ -172,11 +172,13 @@ async def _rounds(ctx: _RunContext, execu: Executor, index: Any, store: Any,
     refs = needed_refs(graph, order, keys) if cache in ("use", "read") else []
     leases = Leases(index, enabled=cache == "use")
     round_no = stale_rounds = 0
+    failed: set[str] = set()  # a node fails once per run, however many rounds follow
     try:
         while stale_rounds < _MAX_ROUNDS:
             round_no += 1
             found = await index.lookup(refs) if refs else {}
             plan = make_plan(graph, order, keys, [t[0] for t in flat], found, cache=cache)
+            plan = without_failed(graph, plan, failed)
             if round_no == 1 or plan.run:
                 execu.prepare({graph[nid].task for nid in plan.run})
             _mark_cached(ctx, plan)
@@ -185,6 +187,7 @@ async def _rounds(ctx: _RunContext, execu: Executor, index: Any, store: Any,
                 dispatch(graph, now, execu, index, write=cache in ("use", "refresh"),
                          emit=ctx.emit),
                 leases.wait(waiting))
+            failed |= {nid for nid, state in done.state.items() if state == "failed"}
             if done.stale:
                 stale_rounds += 1
                 await index.forget(done.stale)
@@ -239,6 +242,9 @@ async def _fetch_targets(ctx: _RunContext, plan: Plan, done: Dispatched, execu: 
         sockets = [socket] if socket is not None else list(range(node.task.num_returns))
         got = []
         for s in sockets:
+            if ctx.status.get(canon) in ("failed", "skipped") and canon not in plan.run_set:
+                got.append(None)  # failed in an earlier round of this run
+                continue
             if canon in plan.run_set:
                 state = done.state.get(canon)
                 got.append(await execu.fetch(done.handles[(canon, s)])
