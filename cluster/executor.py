@@ -50,6 +50,8 @@ class RayExecutor:
         if not joining:
             return StoreIndex(store)  # embedded: one driver, the store is the index
         self._connect()
+        if self.embedded:  # a cluster this process started: no other driver to share with
+            return StoreIndex(store)
         return RayIndex(store.uri)
 
     def _connect(self) -> None:
