@@ -110,6 +110,22 @@ def write_run(store: Any, result: Any, *, cache: str, executor: str) -> str | No
     return record.name
 
 
+def prune_runs(store: Any, keep: int, *, dry_run: bool = False) -> list[str]:
+    """Delete all but the ``keep`` newest run records (and their recipes); their names.
+
+    The run document goes first, so a listed run always still has its recipes.
+    ``explain`` then compares against the kept runs only.
+    """
+    if keep < 0:
+        raise ValueError(f"keep must be >= 0, got {keep}")
+    names = sorted(store.list_docs(RUNS), reverse=True)[keep:]
+    if not dry_run:
+        for name in names:
+            store.delete_doc(RUNS, name)
+            store.delete_doc(RECIPES, name)
+    return names
+
+
 def tail(text: str, lines: int) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 

@@ -326,6 +326,11 @@ class Store:
         except (FileNotFoundError, NotADirectoryError):
             raise ObjectNotFound(f"no {kind} document {name!r} in {self!r}") from None
 
+    def delete_doc(self, kind: str, name: str) -> None:
+        """Remove a document; removing one that is not there is not an error."""
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            self.backend.delete(refs.doc_path(kind, name))
+
     def list_docs(self, kind: str) -> list[str]:
         prefix = f"docs/{refs.check_name(kind, 'kind')}"
         names = (e.path.rsplit("/", 1)[-1] for e in self.backend.list_files(prefix))

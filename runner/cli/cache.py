@@ -16,6 +16,7 @@ from runner.cli.output import (
     when,
 )
 from runner.errors import ValidationError
+from runner.records import prune_runs
 
 
 def add_parser(sub: Any) -> None:
@@ -36,6 +37,8 @@ def add_parser(sub: Any) -> None:
                        "--older-than; also removes stale temporaries.")
     p.add_argument("--max-bytes", type=parse_size, help="target size, e.g. 50G, 500Mi")
     p.add_argument("--older-than", type=parse_duration, help="evict objects unused for, e.g. 7d")
+    p.add_argument("--keep-runs", type=int, metavar="N",
+                   help="also delete all but the N newest run records (explain history)")
     p.add_argument("--dry-run", action="store_true", help="only report what would go")
     add_common(p)
     p.set_defaults(handler=gc)
@@ -144,20 +147,27 @@ def _recipe_text(recipe: dict[str, Any]) -> str:
 
 
 def gc(args: argparse.Namespace) -> int:
-    if args.max_bytes is None and args.older_than is None:
-        raise ValidationError("gc: give --max-bytes SIZE and/or --older-than DURATION")
+    if args.max_bytes is None and args.older_than is None and args.keep_runs is None:
+        raise ValidationError("gc: give --max-bytes SIZE, --older-than DURATION "
+                              "and/or --keep-runs N")
+    if args.keep_runs is not None and args.keep_runs < 0:
+        raise ValidationError(f"gc: --keep-runs must be >= 0, got {args.keep_runs}")
     store = open_store_arg(args)
     rep = store.gc(max_bytes=args.max_bytes, older_than=args.older_than, dry_run=args.dry_run)
+    pruned = ([] if args.keep_runs is None
+              else prune_runs(store, args.keep_runs, dry_run=args.dry_run))
     data = {"evicted": [list(r) for r in rep.evicted], "freed_bytes": rep.freed_bytes,
             "bytes_before": rep.bytes_before, "bytes_after": rep.bytes_after,
-            "temporaries": list(rep.temporaries), "dry_run": rep.dry_run}
+            "temporaries": list(rep.temporaries), "dry_run": rep.dry_run,
+            "pruned_runs": pruned}
     if args.json:
         print_json(data)
         return 0
     verb = "would evict" if rep.dry_run else "evicted"
     print(f"{verb} {len(rep.evicted)} objects, {human_bytes(rep.freed_bytes)}: "
           f"{human_bytes(rep.bytes_before)} -> {human_bytes(rep.bytes_after)}; "
-          f"{len(rep.temporaries)} temporaries")
+          f"{len(rep.temporaries)} temporaries"
+          + (f"; {len(pruned)} run records" if args.keep_runs is not None else ""))
     return 0
 
 

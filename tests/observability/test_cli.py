@@ -177,3 +177,18 @@ def test_explain_cli(capsys, store_uri: str, pipeline_file) -> None:
     assert main(["explain", path, "clip-1", "--store", store_uri]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and "upstream `scale-1` changed (because: literal `factor`" in lines[1]
+
+
+def test_gc_keeps_only_the_newest_run_records(capsys, store_uri: str) -> None:
+    for factor in (2, 3, 4):
+        run(build(factor=factor), store=store_uri, executor="inline")
+    store = open_store(store_uri)
+    names = sorted(store.list_docs("runs"))
+    assert len(names) == 3 and sorted(store.list_docs("recipes")) == names
+    dry = cli_json(capsys, "gc", "--keep-runs", "1", "--dry-run", "--store", store_uri)
+    assert dry["pruned_runs"] == names[1::-1] and len(store.list_docs("runs")) == 3
+    done = cli_json(capsys, "gc", "--keep-runs", "1", "--store", store_uri)
+    assert done["pruned_runs"] == names[1::-1] and done["evicted"] == []
+    assert store.list_docs("runs") == store.list_docs("recipes") == [names[-1]]
+    assert main(["gc", "--keep-runs", "-1", "--store", store_uri]) == 1
+    assert "--keep-runs must be >= 0" in capsys.readouterr().err
