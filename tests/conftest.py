@@ -8,7 +8,10 @@ DIGESTFLOW_TEST_RUNLOG, set here before Ray starts so workers inherit it.
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
+import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -82,8 +85,58 @@ def kill_index_actor(uri: str) -> None:
     if not ray.is_initialized():
         return
     from cluster.index import NAMESPACE, index_name
+    from storage import open_store
 
     try:
-        ray.kill(ray.get_actor(index_name(uri), namespace=NAMESPACE))
+        ray.kill(ray.get_actor(index_name(open_store(uri).uri), namespace=NAMESPACE))
     except ValueError:
         pass  # no run on Ray used this store
+
+
+S3_BUCKET = "digestflow-test"
+S3_USER, S3_PASSWORD = "testing", "testing"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_store_uri() -> Iterator[str]:
+    """``s3://`` URI of an empty prefix on a moto S3 server bound to 127.0.0.1."""
+    pytest.importorskip("moto.server")
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    saved = {k: os.environ.get(k) for k in ("AWS_EC2_METADATA_DISABLED",)}
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        boto3.client(
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id=S3_USER,
+            aws_secret_access_key=S3_PASSWORD,
+        ).create_bucket(Bucket=S3_BUCKET)
+        yield (
+            f"s3://{S3_USER}:{S3_PASSWORD}@{S3_BUCKET}/digestflow"
+            f"?endpoint_override=127.0.0.1:{port}&scheme=http&region=us-east-1"
+        )
+    finally:
+        server.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def subprefix(uri: str, name: str) -> str:
+    """``uri`` with ``/name`` appended to its path (a fresh, isolated store)."""
+    parts = urllib.parse.urlsplit(uri)
+    return urllib.parse.urlunsplit(parts._replace(path=f"{parts.path}/{name}"))

@@ -7,10 +7,24 @@ exactly its descendants.
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from runner import RunError, run
+from tests.conftest import kill_index_actor, subprefix
 from tests.runner.tasks import boom, combine, source, split
+
+
+@pytest.fixture(params=["local", "s3"])
+def store_uri(request, tmp_path):
+    """Every conformance test runs on a local store and on S3 (moto on loopback)."""
+    if request.param == "local":
+        uri = str(tmp_path / "store")
+    else:
+        uri = subprefix(request.getfixturevalue("s3_store_uri"), uuid.uuid4().hex)
+    yield uri
+    kill_index_actor(uri)
 
 
 def diamond(a_value: int = 1, k: int = 0):

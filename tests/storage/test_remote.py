@@ -8,7 +8,7 @@ import pytest
 
 from storage import StorageError, open_store
 from storage.backends import ArrowBackend
-from tests.storage.conftest import subprefix
+from tests.conftest import subprefix
 from tests.storage.helpers import key
 
 
