@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -54,16 +53,8 @@ def job_latency(head: RayHead, jobs: int) -> dict[str, list[float]]:
 
     work = Path(tempfile.mkdtemp(prefix="dfbench-"))
     (work / "pipeline.py").write_text(PIPELINE)
-    saved = {k: os.environ.get(k) for k in head.auth_env}
-    os.environ.update(head.auth_env)
-    try:
+    with head.auth_environ():
         return _submit_jobs(head, work, jobs)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _submit_jobs(head: RayHead, work: Path, jobs: int) -> dict[str, list[float]]:

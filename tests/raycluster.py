@@ -10,6 +10,7 @@ test session's own Ray.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 VENV_BIN = Path(sys.executable).parent
@@ -122,13 +123,25 @@ class RayHead:
         self._wait_ready(timeout)
         return self
 
+    @contextlib.contextmanager
+    def auth_environ(self) -> Iterator[None]:
+        """This process's environment carries the head's token settings meanwhile."""
+        saved = {k: os.environ.get(k) for k in self.auth_env}
+        os.environ.update(self.auth_env)
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
     def _wait_ready(self, timeout: float) -> None:
         from cluster.jobs import client
 
         deadline = time.monotonic() + timeout
-        saved = {k: os.environ.get(k) for k in self.auth_env}
-        os.environ.update(self.auth_env)
-        try:
+        with self.auth_environ():
             while True:
                 if self.proc is not None and self.proc.poll() is not None:
                     raise RuntimeError(f"ray start exited:\n{self.head_log()}")
@@ -139,12 +152,6 @@ class RayHead:
                     if time.monotonic() > deadline:
                         raise RuntimeError(f"head not ready:\n{self.head_log()}") from None
                     time.sleep(0.5)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
 
     def head_log(self) -> str:
         path = self.tmp / "head.log"
