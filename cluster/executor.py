@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import pickle
 import time
 import warnings
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -28,6 +30,10 @@ from runner.task import Task
 from runner.work import ErrorInfo, NodeOutcome
 
 _GPU_WARNED = False
+# task -> {(pickled store, options): remote function}; dies with the Task object
+_EXPORTED: weakref.WeakKeyDictionary[Task, dict[tuple[bytes, str], Any]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class RayExecutor:
@@ -99,13 +105,22 @@ class RayExecutor:
         self.store = None
 
     def _remote(self, task: Task) -> Any:
-        """One Ray remote function per task per run (the graph keeps tasks alive)."""
+        """The task's Ray remote function, exported once per process (not once per run).
+
+        Keyed by the store's pickled form and the option overrides; the
+        per-run dict only saves recomputing that key for every submission.
+        """
         remote = self._remotes.get(id(task))
         if remote is None:
             opts = {**task.opts.ray_options(), **self._overrides.get(task.name, {})}
-            remote = ray.remote(_bound(task, self.store)).options(
-                name=task.name, num_returns=task.num_returns + 1, **opts
-            )
+            variant = (pickle.dumps(self.store), repr(sorted(opts.items())))
+            per_task = _EXPORTED.setdefault(task, {})
+            remote = per_task.get(variant)
+            if remote is None:
+                remote = ray.remote(_bound(task, self.store)).options(
+                    name=task.name, num_returns=task.num_returns + 1, **opts
+                )
+                per_task[variant] = remote
             self._remotes[id(task)] = remote
         return remote
 
