@@ -43,16 +43,13 @@ class DrawNode:
 
 def graph_status(targets: Any, store: Any) -> tuple[list[DrawNode], Any]:
     """(nodes in topological order with their status, the run record used or None)."""
+    from runner.prepare import open_store, sign_targets
     from runner.records import RunHistory
-    from runner.run import _open_store, _sign
-    from runner.targets import resolve_targets
-    from runner.validate import validate
 
-    graph, _, _ = resolve_targets(targets)
-    order = validate(graph)
-    keys = {nid: k.hex() for nid, k in _sign(graph, order)[0].items()}
+    signed = sign_targets(targets)
+    graph, order, keys = signed.graph, signed.order, signed.hexkeys
     ids = set(order)
-    record = next((r for r in RunHistory(_open_store(store)) if ids & r.nodes.keys()), None)
+    record = next((r for r in RunHistory(open_store(store)) if ids & r.nodes.keys()), None)
     nodes = []
     for nid in order:
         entry = record.nodes.get(nid) if record else None

@@ -14,13 +14,12 @@ node but never produced it, so it says nothing about the stored output.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from runner.errors import ValidationError
 from runner.recipe_diff import Cause, Direct, Upstream, diff_recipes
-from runner.records import RunHistory, RunRecord, doc_name
+from runner.records import RunHistory, RunRecord, doc_name, when
 
 _BASELINE = ("executed", "cached", "failed", "skipped")
 _FIRST_RUN = "never run before"
@@ -80,26 +79,22 @@ def explain(targets: Any, node: str | None = None, *, store: Any = None,
 
     if isinstance(targets, Result):
         return _explain_result(targets, node)
-    from runner.plan import make_plan, needed_refs
-    from runner.run import _open_store, _sign
-    from runner.targets import resolve_targets
-    from runner.validate import validate
+    from runner.plan import make_plan, needed_refs, stored
+    from runner.prepare import open_store, sign_targets
 
-    graph, flat, _ = resolve_targets(targets)
-    order = validate(graph)
-    keys, signer = _sign(graph, order)
-    hexkeys = {nid: k.hex() for nid, k in keys.items()}
-    store_obj = _open_store(store)
+    signed = sign_targets(targets)
+    graph, order, hexkeys = signed.graph, signed.order, signed.hexkeys
+    store_obj = open_store(store)
     refs = needed_refs(graph, order, hexkeys) if cache in ("use", "read") else []
     found = store_obj.manifests_many(refs) if refs else {}
-    plan = make_plan(graph, order, hexkeys, [t[0] for t in flat], found, cache=cache)
-    why = _Explainer(graph, order, hexkeys, signer, RunHistory(store_obj))
+    plan = make_plan(graph, order, hexkeys, [t[0] for t in signed.targets], found, cache=cache)
+    why = _Explainer(graph, order, hexkeys, signed.signer, RunHistory(store_obj))
     statuses = {}
     for nid in _select(order, node, graph):
         canon = plan.canon[nid]
         if canon in plan.run_set:
             statuses[nid] = "will run"
-        elif _all_found(graph, nid, hexkeys[nid], found):
+        elif stored(graph, nid, hexkeys[nid], found):
             statuses[nid] = "cached"
         else:
             statuses[nid] = "not needed"
@@ -135,11 +130,6 @@ def _select(order: list[str], node: str | None, graph: Any) -> list[str]:
     return [node]
 
 
-def _all_found(graph: Any, nid: str, key: str, found: Any) -> bool:
-    task = graph[nid].task
-    return task.opts.cache and all((key, s) in found for s in range(task.num_returns))
-
-
 class _Explainer:
     """Causes per node against the run history; memoised per ``before`` (a run doc name)."""
 
@@ -152,7 +142,7 @@ class _Explainer:
 
     def explain(self, statuses: dict[str, str], canon: dict[str, str], found: Any, *,
                 cache: str, before: str | None) -> Explanation:
-        producers = self.history_producers(
+        producers = self.history.producers(
             {self.keys[n] for n, s in statuses.items() if s == "cached"})
         out = []
         for nid, status in statuses.items():
@@ -178,7 +168,7 @@ class _Explainer:
 
     def _cached(self, nid: str, found: Any, producer: RunRecord | None) -> str:
         manifest = found.get((self.keys[nid], 0))
-        since = _when(manifest.created) if manifest is not None else "?"
+        since = when(manifest.created) if manifest is not None else "?"
         if producer is None:
             return f"cached since {since} (no run record produced it)"
         text = f"cached since {since} by run {producer.run_id}"
@@ -188,20 +178,6 @@ class _Explainer:
             if cause.render() != _FIRST_RUN:
                 text += f"; it ran then because: {cause.render()}"
         return text
-
-    def history_producers(self, keys: set[str]) -> dict[str, RunRecord]:
-        out: dict[str, RunRecord] = {}
-        for record in self.history:
-            if len(out) == len(keys):
-                break
-            if record.cache not in ("use", "refresh"):
-                continue
-            for entry in record.nodes.values():
-                key = entry["key"]
-                if key in keys and key not in out and entry["status"] == "executed" \
-                        and not entry.get("same_as"):
-                    out[key] = record
-        return out
 
     def why_run(self, nid: str, *, cache: str, before: str | None) -> Cause:
         """Why ``nid`` runs: the cache mode, a changed key, or its output went missing."""
@@ -268,5 +244,3 @@ def _same_key(record: RunRecord, entry: dict[str, Any]) -> str:
     return f"output evicted or corrupt (same key as in run {run}, no longer in the store)"
 
 
-def _when(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))

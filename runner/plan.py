@@ -47,6 +47,12 @@ class Plan:
                        write=write)
 
 
+def stored(graph: Graph, nid: str, key: str, found: Collection[tuple[str, int]]) -> bool:
+    """Whether every output socket of node ``nid`` (a caching task) is in ``found``."""
+    task = graph[nid].task
+    return task.opts.cache and all((key, s) in found for s in range(task.num_returns))
+
+
 def canonical_nodes(order: list[str], keys: Mapping[str, str]) -> dict[str, str]:
     first: dict[str, str] = {}
     return {nid: first.setdefault(keys[nid], nid) for nid in order}
@@ -78,10 +84,7 @@ def make_plan(
     readable = cache in ("use", "read")
 
     def is_cached(nid: str) -> bool:
-        node = graph[nid]
-        if not (readable and node.task.opts.cache):
-            return False
-        return all((keys[nid], s) in found for s in range(node.task.num_returns))
+        return readable and stored(graph, nid, keys[nid], found)
 
     run: set[str] = set()
     cached: set[str] = set()

@@ -14,6 +14,7 @@ fails the run; a record that cannot be read is skipped.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,6 +127,11 @@ def prune_runs(store: Any, keep: int, *, dry_run: bool = False) -> list[str]:
     return names
 
 
+def when(ts: float) -> str:
+    """A local timestamp as people read it in run lists and explanations."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
 def tail(text: str, lines: int) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
@@ -183,15 +189,20 @@ class RunHistory:
             if entry is not None:
                 yield record, entry
 
-    def producer(self, key: str) -> RunRecord | None:
-        """The newest run that executed ``key`` (and so stored its output)."""
+    def producers(self, keys: set[str]) -> dict[str, RunRecord]:
+        """key -> the newest run that executed and stored it (one pass, newest first)."""
+        out: dict[str, RunRecord] = {}
         for record in self:
-            if record.cache in ("use", "refresh") and any(
-                e["key"] == key and e["status"] == "executed" and not e.get("same_as")
-                for e in record.nodes.values()
-            ):
-                return record
-        return None
+            if len(out) == len(keys):
+                break
+            if record.cache not in ("use", "refresh"):
+                continue
+            for entry in record.nodes.values():
+                key = entry["key"]
+                if key in keys and key not in out and entry["status"] == "executed" \
+                        and not entry.get("same_as"):
+                    out[key] = record
+        return out
 
     def recipe(self, record: RunRecord, key: str) -> dict[str, Any] | None:
         if record.name not in self._recipes:

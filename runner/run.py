@@ -21,22 +21,20 @@ from runner.events import EventHandler, NodeEvent
 from runner.executor import Executor, InlineExecutor
 from runner.graph import Graph
 from runner.lease import Leases
-from runner.plan import CACHE_MODES, Plan, make_plan, needed_refs, without_failed
+from runner.plan import CACHE_MODES, Plan, make_plan, needed_refs, stored, without_failed
+from runner.prepare import open_store, sign_targets
 from runner.progress import make_progress
 from runner.records import write_run
 from runner.result import NodeReport, Result
 from runner.summary import cache_counts
-from runner.targets import Target, resolve_targets
-from runner.validate import validate
+from runner.targets import Target
 
 _MAX_ROUNDS = 3
 
 
 def sign(targets: Any) -> dict[str, Any]:
     """{node id: keys.Key} for every node the targets need. No Ray, no store."""
-    graph, _, _ = resolve_targets(targets)
-    order = validate(graph)
-    return _sign(graph, order)[0]
+    return sign_targets(targets).keys
 
 
 def run(targets: Any, **options: Any) -> Result:
@@ -82,30 +80,29 @@ async def run_async(
     if cache not in CACHE_MODES:
         raise ValidationError(f"cache={cache!r}; expected one of {', '.join(CACHE_MODES)}")
     started = time.time()
-    graph, flat, rebuild = resolve_targets(targets)
-    order = validate(graph)
-    keys, signer = _sign(graph, order)
-    hexkeys = {nid: k.hex() for nid, k in keys.items()}
-    store_obj = _open_store(store)
+    signed = sign_targets(targets)
+    graph, flat, order = signed.graph, signed.targets, signed.order
+    store_obj = open_store(store)
     execu = _make_executor(executor, address)
-    ctx = _RunContext(graph=graph, keys=hexkeys, on_event=on_event,
+    ctx = _RunContext(graph=graph, keys=signed.hexkeys, on_event=on_event,
                       progress=make_progress(progress))
     index = await execu.open(store_obj)
     try:
         values = await _rounds(ctx, execu, index, store_obj, order, flat, cache)
-        _report_cache(execu, ctx.report(order))
+        report = ctx.report(order)
+        _report_cache(execu, report)
     finally:
         await execu.close()
         if hasattr(ctx.progress, "close"):
             ctx.progress.close()
     result = Result(
-        values=rebuild(values),
-        report=ctx.report(order),
+        values=signed.rebuild(values),
+        report=report,
         run_id=ctx.run_id,
         started=started,
         finished=time.time(),
         lookups=index.lookups,
-        meta={"signer": signer, "store": store_obj, "targets": flat, "graph": graph},
+        meta={"signer": signed.signer, "store": store_obj, "targets": flat, "graph": graph},
     )
     write_run(store_obj, result, cache=cache, executor=getattr(execu, "name", ""))
     if raise_on_error and result.failed:
@@ -210,10 +207,7 @@ async def _rounds(ctx: _RunContext, execu: Executor, index: Any, store: Any,
 def _mark_cached(ctx: _RunContext, plan: Plan) -> None:
     """Needed cached nodes get an event; others whose outputs exist are reported cached."""
     for nid in plan.order:
-        node = ctx.graph[nid]
-        if nid not in plan.run_set and node.task.opts.cache and all(
-            (plan.keys[nid], s) in plan.found for s in range(node.task.num_returns)
-        ):
+        if nid not in plan.run_set and stored(ctx.graph, nid, plan.keys[nid], plan.found):
             ctx.status.setdefault(nid, "cached")
     for nid in plan.cached:
         if nid not in ctx.reports:
@@ -264,22 +258,6 @@ def _report_cache(execu: Executor, report: list[NodeReport]) -> None:
     hook = getattr(execu, "record_cache", None)
     if hook is not None:
         hook(*cache_counts(report))
-
-
-def _sign(graph: Graph, order: list[str]) -> tuple[dict[str, Any], Any]:
-    from keys import Signer
-
-    signer = Signer()
-    keys = signer.sign(graph.nodes[nid] for nid in order)
-    return keys, signer
-
-
-def _open_store(store: Any) -> Any:
-    from storage import open_store
-
-    if store is None or isinstance(store, str):
-        return open_store(store)
-    return store
 
 
 def _make_executor(executor: Executor | str | None, address: str | None) -> Executor:

@@ -79,14 +79,19 @@ def render_summary(result: Any, console: Any, *, errors: Any = None,
     rate = "n/a" if summary.hit_rate is None else f"{summary.hit_rate:.0%}"
     console.print(f"{result.summary()}; cache hit rate {rate}", highlight=False,
                   soft_wrap=True)
-    errors = console if errors is None else errors
-    for rep in summary.failures:
-        errors.print(f"FAILED {rep.id} ({rep.task}): {rep.error}", style="bold red",
-                     highlight=False, markup=False)
+    render_failures(summary.failures, console if errors is None else errors,
+                    traceback_lines=traceback_lines)
+
+
+def render_failures(failures: list[Any], console: Any, *, traceback_lines: int = 12) -> None:
+    """Each failed node with the tail of its traceback."""
+    for rep in failures:
+        console.print(f"FAILED {rep.id} ({rep.task}): {rep.error}", style="bold red",
+                      highlight=False, markup=False)
         if rep.traceback:
             text = tail(rep.traceback, traceback_lines)
-            errors.print("\n".join("    " + ln for ln in text.splitlines()),
-                         highlight=False, markup=False)
+            console.print("\n".join("    " + ln for ln in text.splitlines()),
+                          highlight=False, markup=False)
 
 
 def cache_counts(report: list[Any]) -> tuple[dict[str, int], dict[str, int]]:

@@ -107,8 +107,7 @@ def show(args: argparse.Namespace) -> int:
     store = open_store_arg(args)
     key, manifests = resolve_key(store, args.key)
     history = RunHistory(store)
-    producer = next((r for r in history if any(
-        e["key"] == key and e["status"] == "executed" for e in r.nodes.values())), None)
+    producer = history.producers({key}).get(key)
     seen = producer or next((r for r in history if any(
         e["key"] == key for e in r.nodes.values())), None)
     recipe = history.recipe(seen, key) if seen else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from runner.cli.loader import load_targets
+from runner.cli.loader import add_target_arguments, load_targets
 from runner.cli.output import add_common, print_json
 from runner.plan import CACHE_MODES
 
@@ -15,9 +15,8 @@ def add_parser(sub: Any) -> None:
                        description="For each node the next run needs: why it will run "
                        "(the first cause, found by diffing its recipe with the last recorded "
                        "one) or since when it is cached. '*' marks first causes.")
-    p.add_argument("target", help="FILE.py[:TARGET] or GRAPH.json")
+    add_target_arguments(p)
     p.add_argument("node", nargs="?", help="explain only this node id")
-    p.add_argument("--registry", help="module mapping class_type -> task (JSON graphs)")
     p.add_argument("--cache", choices=CACHE_MODES, default="use",
                    help="the cache mode of the run to explain (default use)")
     p.add_argument("--all", action="store_true", help="also list nodes that are not needed")

@@ -15,7 +15,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from runner.cli.loader import load_targets
+from runner.cli.loader import add_target_arguments, load_targets
 from runner.errors import ValidationError
 
 FORMATS = (".svg", ".png", ".html", ".dot")
@@ -26,9 +26,8 @@ def add_parser(sub: Any) -> None:
                        description="Draw the pipeline's DAG, each node coloured by its status "
                        "in the latest run (cached, executed, failed, skipped, not run) and "
                        "labelled with its task and key prefix.")
-    p.add_argument("target", help="FILE.py[:TARGET] or GRAPH.json")
+    add_target_arguments(p)
     p.add_argument("-o", "--output", required=True, help="out.svg | out.png | out.html | out.dot")
-    p.add_argument("--registry", help="module mapping class_type -> task (JSON graphs)")
     p.add_argument("--store", help="store URI (default $DIGESTFLOW_STORE or ./.digestflow)")
     p.set_defaults(handler=handle)
 

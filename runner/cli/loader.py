@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import runpy
 import sys
@@ -11,6 +12,12 @@ from typing import Any
 
 from runner.errors import ValidationError
 from runner.graph import Graph
+
+
+def add_target_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``TARGET`` and ``--registry`` arguments every pipeline command takes."""
+    p.add_argument("target", help="FILE.py[:TARGET] or GRAPH.json")
+    p.add_argument("--registry", help="module mapping class_type -> task (JSON graphs)")
 
 
 def load_targets(spec: str, registry: str | None = None) -> Any:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import time
 from collections.abc import Sequence
 from typing import Any
 
+from runner.records import when  # noqa: F401 - re-exported for the commands
 from runner.result import _human
 
 human_bytes = _human
@@ -53,10 +53,6 @@ def parse_duration(text: str) -> float:
     if not m:
         raise argparse.ArgumentTypeError(f"duration {text!r}: expected a number with s/m/h/d/w")
     return float(m.group(1)) * _SECONDS[m.group(2) or "s"]
-
-
-def when(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
 def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:

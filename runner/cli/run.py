@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from runner.cli.loader import load_targets
+from runner.cli.loader import add_target_arguments, load_targets
 from runner.plan import CACHE_MODES
 
 
@@ -14,8 +13,7 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("run", help="run a pipeline, executing only what is not cached",
                        description="Run a pipeline file's TARGETS (or FILE.py:NAME), or a "
                        "JSON graph with --registry, on Ray; prints a summary.")
-    p.add_argument("target", help="FILE.py[:TARGET] or GRAPH.json")
-    p.add_argument("--registry", help="module mapping class_type -> task (JSON graphs)")
+    add_target_arguments(p)
     add_run_options(p)
     p.add_argument("--no-progress", action="store_true",
                    help="no live progress display (it is shown only on a terminal anyway)")
@@ -36,23 +34,20 @@ def handle(args: argparse.Namespace) -> int:
 
     from runner.progress import Progress
     from runner.run import run
-    from runner.summary import render_summary
+    from runner.summary import render_failures, render_summary
 
     targets = load_targets(args.target, args.registry)
     quiet = args.quiet or args.json
     progress = None if quiet or args.no_progress else Progress()  # only draws on a terminal
     result = run(targets, store=args.store, address=args.address, cache=args.cache,
                  executor=args.executor, raise_on_error=False, progress=progress)
+    errors = Console(stderr=True)
     if args.json:
         _print_json(result)
-    elif not args.quiet:
-        render_summary(result, Console(), errors=Console(stderr=True))
-        return 1 if result.failed else 0
-    for rep in result.report:
-        if rep.status == "failed":
-            print(f"FAILED {rep.id} ({rep.task}): {rep.error}", file=sys.stderr)
-            if rep.traceback:
-                print(_tail(rep.traceback), file=sys.stderr)
+    if quiet:
+        render_failures([r for r in result.report if r.status == "failed"], errors)
+    else:
+        render_summary(result, Console(), errors=errors)
     return 1 if result.failed else 0
 
 
@@ -62,7 +57,3 @@ def _print_json(result: Any) -> None:
 
     print_json({"run_id": result.run_id, "summary": summarize(result).to_dict(),
                 "nodes": [r.to_dict() for r in result.report]})
-
-
-def _tail(text: str, lines: int = 12) -> str:
-    return "\n".join("    " + line for line in text.rstrip().splitlines()[-lines:])

@@ -137,3 +137,10 @@ def test_result_shape_follows_targets(executor, store_uri):
     s = split.bind("s", 5)
     result = run({"a": a, "pair": s, "lo": [s[1]]}, store=store_uri, executor=executor)
     assert result.values == {"a": 1, "pair": (6, 4), "lo": [4]}
+
+
+def test_store_may_be_a_path(tmp_path, runlog):
+    store = tmp_path / "as-path"
+    assert run(source.bind("p", 1), store=store, executor="inline").values == 1
+    assert run(source.bind("p", 1), store=store, executor="inline").executed == []
+    assert runlog.take() == ["p"] and (store / "v1").is_dir()

@@ -1,0 +1,48 @@
+"""The first steps every entry point shares: targets -> a validated, signed graph.
+
+``run``, ``sign``, ``explain`` and ``digestflow graph`` all start here, so
+they agree on node ids, order and keys. No Ray, no store.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from runner.graph import Graph
+from runner.targets import Target, resolve_targets
+from runner.validate import validate
+
+
+@dataclass(frozen=True, kw_only=True)
+class Signed:
+    graph: Graph
+    targets: list[Target]               # flat (node id, socket or None)
+    rebuild: Callable[[list[Any]], Any]  # flat values -> the shape the user passed
+    order: list[str]                    # node ids, topological
+    keys: dict[str, Any]                # node id -> keys.Key
+    hexkeys: dict[str, str]             # node id -> key hex
+    signer: Any                         # keys.Signer, which keeps every recipe
+
+
+def sign_targets(targets: Any) -> Signed:
+    """Resolve, validate and sign the graph behind ``targets``."""
+    from keys import Signer
+
+    graph, flat, rebuild = resolve_targets(targets)
+    order = validate(graph)
+    signer = Signer()
+    keys = signer.sign(graph.nodes[nid] for nid in order)
+    return Signed(graph=graph, targets=flat, rebuild=rebuild, order=order, keys=keys,
+                  hexkeys={nid: k.hex() for nid, k in keys.items()}, signer=signer)
+
+
+def open_store(store: Any) -> Any:
+    """A Store from a Store, a URI or path, or None (``$DIGESTFLOW_STORE``)."""
+    from storage import open_store as _open
+
+    if store is None or isinstance(store, (str, os.PathLike)):
+        return _open(store)
+    return store
