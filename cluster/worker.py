@@ -10,13 +10,12 @@ with the same error can tell it was skipped, not broken.
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 import ray
 
 from runner.task import Task
-from runner.work import ErrorInfo, StaleInput, execute_node, failure_outcome
+from runner.work import ErrorInfo, StaleInput, error_info, execute_node
 
 
 class NodeFailed(Exception):
@@ -41,15 +40,13 @@ def run_node(task: Task, store: Any, spec: dict[str, Any], *upstream: Any) -> An
 
     inputs = dict(spec["inputs"])
     inputs.update(zip(spec["upstream"], upstream, strict=True))
-    start = time.perf_counter()
     try:
         values, outcome = execute_node(task, spec["key"], inputs, store, write=spec["write"])
     except StaleInput as err:
         raise NodeFailed(spec["node_id"], None, err.ref) from None
     except Exception as err:
-        info = failure_outcome(err, time.perf_counter() - start).error
         metrics.task_failed(task.name)
-        raise NodeFailed(spec["node_id"], info) from None
+        raise NodeFailed(spec["node_id"], error_info(err)) from None
     outcome.worker.update(
         node=ray.get_runtime_context().get_node_id(),
         gpu_ids=[str(g) for g in ray.get_gpu_ids()],

@@ -90,15 +90,19 @@ def execute_node(
     return values, outcome
 
 
-def failure_outcome(err: BaseException, seconds: float) -> NodeOutcome:
-    if isinstance(err, StaleInput):
-        return NodeOutcome(seconds=seconds, stale=[err.ref])
-    info = ErrorInfo(
+def error_info(err: BaseException) -> ErrorInfo:
+    """What the driver reports of an exception raised where the node ran."""
+    return ErrorInfo(
         type=type(err).__name__,
         message=str(err),
         traceback="".join(traceback.format_exception(type(err), err, err.__traceback__)),
     )
-    return NodeOutcome(seconds=seconds, error=info)
+
+
+def failure_outcome(err: BaseException, seconds: float) -> NodeOutcome:
+    if isinstance(err, StaleInput):
+        return NodeOutcome(seconds=seconds, stale=[err.ref])
+    return NodeOutcome(seconds=seconds, error=error_info(err))
 
 
 def split_outputs(task: Task, result: Any) -> list[Any]:
@@ -120,8 +124,8 @@ def _read_cached(store: Any, ref: Any) -> tuple[Any, int]:
     from storage import CorruptObjectError, ObjectNotFound
 
     try:
-        manifest = store.manifest(ref.key, ref.socket)
-        return store.get(ref.key, ref.socket), manifest.nbytes
+        value, manifest = store.load(ref.key, ref.socket)
+        return value, manifest.nbytes
     except (ObjectNotFound, CorruptObjectError) as err:
         raise StaleInput(ref.key, ref.socket, str(err)) from err
 

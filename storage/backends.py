@@ -196,17 +196,16 @@ class ArrowBackend:
     def open_atomic(self, path: str) -> Iterator[BinaryIO]:
         """Stream to the final name; the object store publishes it only on close.
 
-        The stream opens on the first write, so a codec that declines before
-        writing leaves an existing object untouched.
+        The store opens it only once a codec's output outgrows the manifest
+        (``storage.inline``), so a codec that declines never reaches here.
         """
-        stream = _LazyStream(lambda: self.fs.open_output_stream(self._abs(path)))
+        stream = self.fs.open_output_stream(self._abs(path))
         try:
-            yield stream  # type: ignore[misc]
+            yield stream
         except BaseException:
-            if stream.opened:
-                with contextlib.suppress(Exception):
-                    stream.close()
-                    self.delete(path)
+            with contextlib.suppress(Exception):
+                stream.close()
+                self.delete(path)
             raise
         stream.close()
 
@@ -250,25 +249,3 @@ class ArrowBackend:
 
     def remove_empty_dirs(self, prefix: str) -> None:
         """Object stores have no real directories; nothing to do."""
-
-
-class _LazyStream:
-    """An output stream opened on first write (or on close, for empty files)."""
-
-    def __init__(self, opener: Any) -> None:
-        self._opener = opener
-        self._stream: Any = None
-
-    @property
-    def opened(self) -> bool:
-        return self._stream is not None
-
-    def write(self, data: Any) -> int:
-        if self._stream is None:
-            self._stream = self._opener()
-        return self._stream.write(data)
-
-    def close(self) -> None:
-        if self._stream is None:
-            self._stream = self._opener()
-        self._stream.close()

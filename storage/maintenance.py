@@ -130,8 +130,12 @@ def gc(
         total -= live[ref].nbytes
     junk = _junk(store, entries, live, now - temp_age)
     if not dry_run:
-        for ref in evicted:
-            store.delete(ref[0], ref[1])
+        for ref in evicted:  # the manifest first: the object stops existing, then its data
+            manifest = live[ref]
+            backend.delete(refs.manifest_path(*ref))
+            if manifest.inline is None:
+                ext = store._registry.named(manifest.codec).ext
+                backend.delete(refs.data_path(manifest.key, manifest.socket, ext))
         for path in junk:
             backend.delete(path)
         with contextlib.suppress(OSError, AttributeError):

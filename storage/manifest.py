@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,11 +31,12 @@ class Manifest:
         return (self.key, self.socket)
 
     def to_dict(self) -> dict[str, Any]:
-        # explicit rather than dataclasses.asdict: this runs once per stored output
+        # explicit, and a shallow copy of the summary (as from_dict takes it): this runs
+        # for every stored output, on the worker's hot path
         return {
             "format": MANIFEST_FORMAT, "key": self.key, "socket": self.socket,
             "codec": self.codec, "nbytes": self.nbytes, "content_digest": self.content_digest,
-            "summary": copy.deepcopy(self.summary), "created": self.created, "task": self.task,
+            "summary": dict(self.summary), "created": self.created, "task": self.task,
             **({"inline": self.inline} if self.inline is not None else {}),
         }
 

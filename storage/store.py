@@ -162,6 +162,12 @@ class Store:
 
         Raises ``ObjectNotFound`` (a miss) or ``CorruptObjectError`` (quarantined).
         """
+        return self.load(key, socket, verify=verify, device=device)[0]
+
+    def load(
+        self, key: Any, socket: int, *, verify: str | None = None, device: Any = None
+    ) -> tuple[Any, Manifest]:
+        """``get`` plus the manifest it was checked against (one manifest read)."""
         key, socket = refs.key_hex(key), refs.check_socket(socket)
         policy = self.verify if verify is None else verify
         if policy not in VERIFY_POLICIES:
@@ -181,7 +187,7 @@ class Store:
                 f"cannot decode object {key}/{socket} ({manifest.codec}): {err}"
             ) from err
         self.access_log.touch((key, socket))
-        return value
+        return value, manifest
 
     def _load_checked(self, key: str, socket: int, policy: str) -> tuple[Manifest, Any]:
         """Manifest and data buffer, checked; retried once if a writer replaced the object."""
