@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "runner.cli"]
@@ -70,3 +73,19 @@ def test_failed_node_exits_nonzero_with_traceback(tmp_path):
                      str(tmp_path / "store"))
     assert out.returncode == 1
     assert "boom-1" in out.stderr and "ValueError: boom in cli-boom with x=1" in out.stderr
+
+
+@pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="this machine has a GPU")
+def test_embedded_ray_runs_gpu_tasks_on_the_cpu_with_one_warning(tmp_path):
+    pipeline = tmp_path / "gpu.py"
+    pipeline.write_text(
+        "from runner import task\n"
+        "@task(num_gpus=1)\n"
+        "def on_gpu(x: int) -> int:\n"
+        "    return x * 2\n"
+        "TARGETS = [on_gpu.bind(1), on_gpu.bind(2)]\n"
+    )
+    out = digestflow("run", str(pipeline), "--store", str(tmp_path / "store"))
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "2 nodes: 2 executed" in out.stdout
+    assert out.stderr.count("asks for 1 GPU(s) but this machine has none") == 1
