@@ -77,11 +77,12 @@ class Result:
         written = sum(r.bytes for r in self.report if r.status == "executed")
         return (
             f"{len(self.report)} nodes: {', '.join(parts)} in "
-            f"{self.finished - self.started:.2f} s; {_human(written)} written"
+            f"{self.finished - self.started:.2f} s; {human_bytes(written)} written"
         )
 
 
-def _human(n: float) -> str:
+def human_bytes(n: float) -> str:
+    """``1.6 MiB``: a byte count as people read it."""
     for unit in ("B", "KiB", "MiB", "GiB"):
         if abs(n) < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

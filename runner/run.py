@@ -226,31 +226,48 @@ def _mark_duplicates(ctx: _RunContext, plan: Plan) -> None:
 
 async def _fetch_targets(ctx: _RunContext, plan: Plan, done: Dispatched, execu: Executor,
                          store: Any, flat: list[Target]) -> tuple[list[Any], list[Any]]:
-    from storage import CorruptObjectError, ObjectNotFound
-
-    values: list[Any] = []
+    """Target values: computed ones fetched from the executor concurrently, cached ones
+    read from the store; refs that turned out missing or corrupt are returned as stale."""
     stale: list[tuple[str, int]] = []
+    per_target: list[list[Any]] = []
     for nid, socket in flat:
         canon = plan.canon[nid]
-        node = ctx.graph[canon]
-        sockets = [socket] if socket is not None else list(range(node.task.num_returns))
-        got = []
-        for s in sockets:
-            if ctx.status.get(canon) in ("failed", "skipped") and canon not in plan.run_set:
-                got.append(None)  # failed in an earlier round of this run
-                continue
-            if canon in plan.run_set:
-                state = done.state.get(canon)
-                got.append(await execu.fetch(done.handles[(canon, s)])
-                           if state == "done" else None)
-                continue
-            try:
-                got.append(store.get(plan.keys[canon], s))
-            except (ObjectNotFound, CorruptObjectError):
-                stale.append((plan.keys[canon], s))
-                got.append(None)
+        sockets = [socket] if socket is not None else range(ctx.graph[canon].task.num_returns)
+        per_target.append([_target_value(ctx, plan, done, execu, store, canon, s, stale)
+                           for s in sockets])
+    fetched = iter(await asyncio.gather(*(v for got in per_target for v in got
+                                          if isinstance(v, _Fetch))))
+    values = []
+    for (_, socket), got in zip(flat, per_target, strict=True):
+        got = [next(fetched) if isinstance(v, _Fetch) else v for v in got]
         values.append(got[0] if socket is not None else tuple(got))
     return values, stale
+
+
+class _Fetch:
+    """An awaitable marking a value still to be fetched from the executor."""
+
+    def __init__(self, coro: Any) -> None:
+        self.coro = coro
+
+    def __await__(self) -> Any:
+        return self.coro.__await__()
+
+
+def _target_value(ctx: _RunContext, plan: Plan, done: Dispatched, execu: Executor, store: Any,
+                  canon: str, socket: int, stale: list[tuple[str, int]]) -> Any:
+    from storage import CorruptObjectError, ObjectNotFound
+
+    if canon in plan.run_set:
+        ok = done.state.get(canon) == "done"
+        return _Fetch(execu.fetch(done.handles[(canon, socket)])) if ok else None
+    if ctx.status.get(canon) in ("failed", "skipped"):
+        return None  # failed in an earlier round of this run
+    try:
+        return store.get(plan.keys[canon], socket)
+    except (ObjectNotFound, CorruptObjectError):
+        stale.append((plan.keys[canon], socket))
+        return None
 
 
 def _report_cache(execu: Executor, report: list[NodeReport]) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.records import tail
-from runner.result import _human
+from runner.result import human_bytes
 
 _STATUSES = ("cached", "executed", "failed", "skipped")
 
@@ -74,7 +74,7 @@ def render_summary(result: Any, console: Any, *, errors: Any = None,
         table.add_column(col, justify="left" if col == "task" else "right", no_wrap=True)
     for row in summary.rows:
         table.add_row(row.task, *(str(row.counts[s]) for s in _STATUSES),
-                      f"{row.seconds:.2f}", _human(row.bytes_written), _human(row.bytes_read))
+                      f"{row.seconds:.2f}", human_bytes(row.bytes_written), human_bytes(row.bytes_read))
     console.print(table)
     rate = "n/a" if summary.hit_rate is None else f"{summary.hit_rate:.0%}"
     console.print(f"{result.summary()}; cache hit rate {rate}", highlight=False,

@@ -74,7 +74,7 @@ def render(nodes: list[Any], record: Any, title: str, fmt: str, dot: str | None 
 def html_page(nodes: list[Any], record: Any, title: str, svg: str) -> str:
     """One self-contained page: legend, the picture (inline SVG), the run table."""
     from runner.drawing import COLORS
-    from runner.result import _human
+    from runner.result import human_bytes
 
     if svg.startswith("<?xml"):
         svg = svg[svg.index("<svg"):]  # drop dot's XML prolog and doctype
@@ -84,7 +84,7 @@ def html_page(nodes: list[Any], record: Any, title: str, svg: str) -> str:
         f'<tr><td>{escape(n.id)}</td><td>{escape(n.task)}</td>'
         f'<td><span class="chip" style="background:{COLORS[n.status]}">{escape(n.status)}'
         f'</span></td><td><code>{n.key[:16]}</code></td><td>{n.seconds:.3f}</td>'
-        f'<td>{_human(n.bytes)}</td><td>{escape(n.error or "")}</td></tr>' for n in nodes)
+        f'<td>{human_bytes(n.bytes)}</td><td>{escape(n.error or "")}</td></tr>' for n in nodes)
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started)) if record else ""
     run = (f"run <code>{escape(record.run_id)}</code> started {when}, "
            f"{record.seconds:.2f} s, cache={escape(record.cache)}") if record else "no run yet"

@@ -14,9 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from runner.records import when  # noqa: F401 - re-exported for the commands
-from runner.result import _human
+from runner.result import human_bytes  # noqa: F401 - re-exported for the commands
 
-human_bytes = _human
 _UNITS = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12,
           "ki": 1024, "mi": 1024**2, "gi": 1024**3, "ti": 1024**4}
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
