@@ -25,7 +25,7 @@ class Plan:
     canon: dict[str, str]               # node id -> the node that computes its key
     run: list[str]                      # canonical nodes to execute, topological
     cached: set[str] = field(default_factory=set)    # needed and served from the store
-    found: dict[tuple[str, int], Any] = field(default_factory=dict)  # manifests seen
+    found: Mapping[tuple[str, int], Any] = field(default_factory=dict)  # manifests seen
 
     def __post_init__(self) -> None:
         self.run_set = set(self.run)
@@ -104,7 +104,7 @@ def make_plan(
         canon=canon,
         run=[nid for nid in order if nid in run],
         cached=cached,
-        found=dict(found),
+        found=found,
     )
 
 

@@ -96,10 +96,7 @@ class Store:
 
     # -- pickling: only the URI and options travel ------------------------------------
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Store, (self.uri,), {"verify": self.verify, "secret": self._explicit_secret})
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(self.uri, **state)  # type: ignore[misc]
+        return (_reopen, (self.uri, self.verify, self._explicit_secret))
 
     def __repr__(self) -> str:
         return f"Store({_redact(self.uri)!r})"
@@ -349,6 +346,11 @@ def read_data(backend: Any, manifest: Manifest, codec: Any, writable: bool | Non
     if manifest.inline is not None:
         return decode_inline(manifest.inline, writable)
     return backend.map(refs.data_path(manifest.key, manifest.socket, codec.ext), writable)
+
+
+def _reopen(uri: str, verify: str, secret: bytes | None) -> Store:
+    """Unpickling: a fresh Store (its filesystem is reopened on first use)."""
+    return Store(uri, verify=verify, secret=secret)
 
 
 def _check(buf: Any, manifest: Manifest, policy: str) -> str | None:
