@@ -17,9 +17,7 @@ from cluster.index import IndexActor
 from runner.index import STORED, StoreIndex
 from runner.lease import Leases
 from runner.plan import make_plan, needed_refs
-from runner.run import sign
-from runner.targets import resolve_targets
-from runner.validate import validate
+from runner.prepare import sign_targets
 from tests.runner.tasks import combine, source
 
 
@@ -56,11 +54,10 @@ def _graph() -> Any:
 
 
 def _plan(targets: Any, index: LocalIndex) -> tuple[Any, Any]:
-    graph, flat, _ = resolve_targets(targets)
-    order = validate(graph)
-    keys = {nid: k.hex() for nid, k in sign(targets).items()}
-    found = asyncio.run(index.lookup(needed_refs(graph, order, keys)))
-    return graph, make_plan(graph, order, keys, [t[0] for t in flat], found, cache="use")
+    s = sign_targets(targets)
+    found = asyncio.run(index.lookup(needed_refs(s.graph, s.order, s.hexkeys)))
+    targets_ = [t[0] for t in s.targets]
+    return s.graph, make_plan(s.graph, s.order, s.hexkeys, targets_, found, cache="use")
 
 
 def _label(graph: Any, nid: str) -> str:
