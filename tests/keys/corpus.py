@@ -81,7 +81,49 @@ def builtin_corpus() -> dict[str, Any]:
         "path": pathlib.PurePosixPath("/data/in.parquet"),
         "windows_path": pathlib.PureWindowsPath(r"C:\data\in.parquet"),
         "key": keys.Key(bytes(range(32))),
+        **int_boundaries(),
+        **surrogate_strings(),
+        **memoryview_formats(),
     }
+
+
+def int_boundaries() -> dict[str, Any]:
+    """Ints on both sides of every change in encoded length (1 to 9 bytes, signed),
+    including 64..127 and -128..-65, whose bit length is one short of a byte boundary."""
+    values: dict[str, Any] = {"int_0": 0, "int_64": 64, "int_100": 100, "int_-65": -65}
+    for nbytes in range(1, 10):
+        top = 2 ** (8 * nbytes - 1)
+        values[f"int_2**{8 * nbytes - 1}-1"] = top - 1
+        values[f"int_2**{8 * nbytes - 1}"] = top
+        values[f"int_-2**{8 * nbytes - 1}"] = -top
+        values[f"int_-2**{8 * nbytes - 1}-1"] = -top - 1
+    return values
+
+
+def surrogate_strings() -> dict[str, Any]:
+    """Lone surrogates are legal in a Python str; a pair of them is not the emoji."""
+    return {
+        "str_lone_high": "\ud800",
+        "str_lone_low": "a\udfffb",
+        "str_surrogate_pair": "\ud83d\ude00",  # differs from "\U0001f600" (str_unicode)
+    }
+
+
+#: Every single-character format memoryview.cast accepts (sizes as on 64-bit Linux).
+MEMORYVIEW_FORMATS = "cbB?hHiIlLqQnNfdP"
+
+
+def memoryview_formats() -> dict[str, Any]:
+    """The same 8 bytes under every format, plus 2-D and strided views: format,
+    item size and shape are part of a memoryview's value."""
+    data = bytes(range(1, 9))
+    values: dict[str, Any] = {
+        f"memoryview_{fmt}": memoryview(data).cast(fmt) for fmt in MEMORYVIEW_FORMATS
+    }
+    values["memoryview_2d"] = memoryview(data).cast("B", shape=[2, 4])
+    values["memoryview_2d_h"] = memoryview(data).cast("B").cast("h", shape=[2, 2])
+    values["memoryview_strided"] = memoryview(data)[::2]
+    return values
 
 
 def numpy_corpus() -> dict[str, Any]:
@@ -97,6 +139,11 @@ def numpy_corpus() -> dict[str, Any]:
         "np_scalar_f64": np.float64(1.0),
         "np_scalar_i8": np.int8(-3),
         "np_dtype": np.dtype("<u2"),
+        # buffer formats only numpy exports: explicit byte order, half, complex, struct
+        "memoryview_>i": memoryview(np.array([1, 2], dtype=">i4")),
+        "memoryview_e": memoryview(np.array([1, 2], dtype="<f2")),
+        "memoryview_Zf": memoryview(np.array([1 + 2j], dtype="<c8")),
+        "memoryview_struct": memoryview(np.array([(1, 2.0)], dtype=[("a", "<i4"), ("b", "<f4")])),
     }
 
 

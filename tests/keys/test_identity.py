@@ -55,5 +55,15 @@ def test_code_digest_is_stable_across_processes() -> None:
     assert len(runs) == 1 and "__main__.f@src=" in runs.pop()
 
 
-def test_cached_per_function() -> None:
-    assert task_identity(sample) is task_identity(sample)
+def other(x: int) -> int:
+    return x + 1
+
+
+def test_cache_is_per_function_and_per_version() -> None:
+    """The memo never answers for another version or another function with the same body."""
+    v1 = task_identity(sample, "1")
+    assert task_identity(sample, "2") == "tests.keys.test_identity.sample@v=2"
+    assert task_identity(sample) != v1 and "@src=" in task_identity(sample)
+    assert task_identity(sample, "1") == v1 == "tests.keys.test_identity.sample@v=1"
+    assert task_identity(other).startswith("tests.keys.test_identity.other@src=")
+    assert task_identity(other, "1") == "tests.keys.test_identity.other@v=1"
