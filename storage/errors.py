@@ -3,7 +3,8 @@
 ``ObjectNotFound`` is the typed miss (also a ``KeyError``, so ``except KeyError``
 works); ``CorruptObjectError`` means the object was moved aside and should be
 recomputed; ``UntrustedPickleError`` means a pickle failed authentication and
-was not loaded.
+was not loaded; its ``UnknownKeyError`` means the pickle was signed with a key
+this process does not list (the store quarantines it: a miss, recomputed).
 """
 
 from __future__ import annotations
@@ -30,4 +31,9 @@ class UntrustedPickleError(StorageError):
     """A pickle's authentication tag is missing or wrong, so it was not loaded."""
 
 
-__all__ = ["CorruptObjectError", "ObjectNotFound", "StorageError", "UntrustedPickleError"]
+class UnknownKeyError(UntrustedPickleError):
+    """A pickle signed with a key not in this process's keyring: not loaded."""
+
+
+__all__ = ["CorruptObjectError", "ObjectNotFound", "StorageError", "UnknownKeyError",
+           "UntrustedPickleError"]

@@ -29,11 +29,11 @@ from storage.access import AccessLog
 from storage.backends import ArrowBackend, Backend, LocalBackend
 from storage.codecs import CodecContext, CodecDeclined, HashingWriter, content_digest
 from storage.codecs import default_registry as _default_registry
-from storage.errors import CorruptObjectError, ObjectNotFound, StorageError
+from storage.errors import CorruptObjectError, ObjectNotFound, StorageError, UnknownKeyError
 from storage.inline import INLINE_LIMIT, SpillFile, decode_inline
 from storage.manifest import GcReport, Manifest, StoreStats, VerifyIssue
 from storage.refs import Ref
-from storage.secret import resolve_secret
+from storage.secret import KeyInput, Keyring, as_keys, resolve_keyring
 
 ENV_STORE = "DIGESTFLOW_STORE"
 DEFAULT_STORE = "./.digestflow"
@@ -44,11 +44,12 @@ def open_store(
     uri: str | os.PathLike[str] | None = None,
     *,
     verify: str = "always",
-    secret: bytes | str | None = None,
+    secret: KeyInput | None = None,
 ) -> Store:
     """Open (creating lazily) the store at ``uri``: a path, ``file://``, or any URI
     ``pyarrow.fs.FileSystem.from_uri`` accepts. Default: ``$DIGESTFLOW_STORE`` or
-    ``./.digestflow``."""
+    ``./.digestflow``. ``secret``: the pickle key, or a list of keys, current first
+    (default: this machine's, see ``storage.secret``)."""
     if uri is None:
         uri = os.environ.get(ENV_STORE) or DEFAULT_STORE
     uri = os.fspath(uri)
@@ -82,17 +83,17 @@ class Store:
     """A content-addressed store of task outputs. Create with ``open_store``."""
 
     def __init__(
-        self, uri: str, *, verify: str = "always", secret: bytes | str | None = None
+        self, uri: str, *, verify: str = "always", secret: KeyInput | None = None
     ) -> None:
         if verify not in VERIFY_POLICIES:
             raise StorageError(f"verify must be one of {VERIFY_POLICIES}, got {verify!r}")
         self.uri = uri
         self.verify = verify
-        self._explicit_secret = secret.encode() if isinstance(secret, str) else secret
+        self._explicit_secret = as_keys(secret) if secret else None
         self._backend: Backend | None = None
         self._access: AccessLog | None = None
         self._registry = _default_registry()
-        self._secret_cache: bytes | None = None
+        self._secret_cache: Keyring | None = None
 
     # -- pickling: only the URI and options travel ------------------------------------
     def __reduce__(self) -> tuple[Any, ...]:
@@ -113,11 +114,11 @@ class Store:
             self._access = AccessLog(self.backend)
         return self._access
 
-    def _secret(self) -> bytes:
+    def _secret(self) -> Keyring:
         if self._secret_cache is None:
             backend = self.backend
             local_root = backend.root if backend.is_local else None
-            self._secret_cache = resolve_secret(
+            self._secret_cache = resolve_keyring(
                 self._explicit_secret, local_root, _redact(self.uri)
             )
         return self._secret_cache
@@ -175,7 +176,7 @@ class Store:
             value = codec.decode(
                 buf, manifest.summary, CodecContext(key, socket, self._secret, device)
             )
-        except CorruptObjectError as err:
+        except (CorruptObjectError, UnknownKeyError) as err:
             self._quarantine(manifest, str(err))
         except DigestflowError:
             raise
@@ -348,7 +349,7 @@ def read_data(backend: Any, manifest: Manifest, codec: Any, writable: bool | Non
     return backend.map(refs.data_path(manifest.key, manifest.socket, codec.ext), writable)
 
 
-def _reopen(uri: str, verify: str, secret: bytes | None) -> Store:
+def _reopen(uri: str, verify: str, secret: tuple[bytes, ...] | None) -> Store:
     """Unpickling: a fresh Store (its filesystem is reopened on first use)."""
     return Store(uri, verify=verify, secret=secret)
 

@@ -44,6 +44,9 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(handler=gc)
     p = sub.add_parser("verify", help="check every object's size and digest")
     p.add_argument("--repair", action="store_true", help="quarantine broken objects")
+    p.add_argument("--rekey", action="store_true",
+                   help="instead: re-sign pickles signed with an older listed key under the "
+                   "current one, the last step of a key rotation (docs/security.md)")
     add_common(p)
     p.set_defaults(handler=verify)
 
@@ -172,6 +175,8 @@ def gc(args: argparse.Namespace) -> int:
 
 def verify(args: argparse.Namespace) -> int:
     store = open_store_arg(args)
+    if args.rekey:
+        return rekey(store, args.json)
     issues = store.verify_all(repair=args.repair)
     if args.json:
         print_json([{"key": i.key, "socket": i.socket, "problem": i.problem,
@@ -183,3 +188,18 @@ def verify(args: argparse.Namespace) -> int:
         print(f"{len(issues)} problem(s)" + ("" if args.repair or not issues
                                              else "; run with --repair to quarantine them"))
     return 1 if issues and not args.repair else 0
+
+
+def rekey(store: Any, as_json: bool) -> int:
+    from storage.rekey import rekey as rekey_store
+
+    rep = rekey_store(store)
+    if as_json:
+        print_json({"key_id": rep.current_id, **rep.counts,
+                    "left": [{"key": k, "socket": s, "why": w} for k, s, w in rep.problems]})
+        return 0
+    for key, socket, why in rep.problems:
+        print(f"left {key[:16]}:{socket}: {why}")
+    print(f"re-signed {rep.counts['rekeyed']} pickle(s) with key {rep.current_id}; "
+          f"{rep.counts['current']} already current, {len(rep.problems)} left alone")
+    return 0

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 import blake3
+
+if TYPE_CHECKING:
+    from storage.secret import Keyring
 
 
 @dataclass(frozen=True)
@@ -17,7 +20,7 @@ class CodecContext:
 
     key: str
     socket: int
-    secret: Callable[[], bytes]
+    secret: Callable[[], Keyring]
     device: Any = None
 
 

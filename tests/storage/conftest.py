@@ -15,7 +15,8 @@ from tests.conftest import subprefix
 
 @pytest.fixture(autouse=True)
 def _no_ambient_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("DIGESTFLOW_SECRET", raising=False)
+    for name in ("DIGESTFLOW_SECRET", "DIGESTFLOW_SECRET_FILE", "DIGESTFLOW_SECRET_PROVIDER"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("DIGESTFLOW_STORE", raising=False)
 
 
