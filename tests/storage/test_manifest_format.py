@@ -1,0 +1,82 @@
+"""On-disk manifests, pinned per format version (fixtures/manifest-v<N>/).
+
+Each fixture directory holds manifests (and data files) exactly as a store of
+that manifest format wrote them. The current format's objects must read back;
+an object whose manifest has any other format is a miss, never read as the
+current one. Changing what a manifest holds means bumping
+``storage.manifest.MANIFEST_FORMAT`` and adding a fixture directory.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from storage import CorruptObjectError, ObjectNotFound, Store
+from storage.manifest import MANIFEST_FORMAT
+from storage.refs import data_path, manifest_path
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SMALL_VALUE = {"alpha": [1, 2.5, None], "name": "x"}
+BIG_VALUE = np.arange(600, dtype="<i8")
+
+
+def _fixture(version: int, name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / f"manifest-v{version}" / f"{name}.manifest.json").read_text())
+
+
+def _install(store: Store, manifest: dict[str, Any], data: bytes | None = None) -> None:
+    """Place a manifest (and its data file) where the store keeps that object."""
+    key, socket = manifest["key"], manifest["socket"]
+    if data is not None:
+        store.backend.write_bytes(data_path(key, socket, "npy"), data)
+    store.backend.write_bytes(manifest_path(key, socket), json.dumps(manifest).encode())
+
+
+def test_every_format_up_to_the_current_one_has_a_fixture() -> None:
+    versions = sorted(int(p.name.rsplit("v", 1)[1]) for p in FIXTURES.glob("manifest-v*"))
+    assert versions and versions[-1] == MANIFEST_FORMAT, (
+        f"manifest format {MANIFEST_FORMAT} has no fixtures/manifest-v{MANIFEST_FORMAT}: "
+        "write one object of each kind with the new format and pin it"
+    )
+
+
+def test_a_new_manifest_has_the_fields_of_the_pinned_format(local_store: Store) -> None:
+    fresh = json.loads(local_store.backend.read_bytes(
+        manifest_path(*local_store.put("a" * 64, 0, SMALL_VALUE, task="pkg.small").ref)))
+    pinned = _fixture(MANIFEST_FORMAT, "small")
+    assert sorted(fresh) == sorted(pinned), (
+        "manifests changed shape without a format bump: bump MANIFEST_FORMAT, add a fixture"
+    )
+    del fresh["created"], pinned["created"]
+    assert fresh == pinned
+
+
+def test_current_format_fixtures_read_back_verified(local_store: Store) -> None:
+    _install(local_store, _fixture(MANIFEST_FORMAT, "small"))
+    big_data = (FIXTURES / f"manifest-v{MANIFEST_FORMAT}" / "big.npy").read_bytes()
+    _install(local_store, _fixture(MANIFEST_FORMAT, "big"), big_data)
+    assert local_store.get("a" * 64, 0, verify="always") == SMALL_VALUE
+    assert np.array_equal(local_store.get("b" * 64, 1, verify="always"), BIG_VALUE)
+    assert local_store.verify_all() == []
+
+
+@pytest.mark.parametrize("other", [0, MANIFEST_FORMAT + 1, "1", None])
+def test_another_format_is_a_miss_not_a_misread(local_store: Store, other: Any) -> None:
+    manifest = {**_fixture(MANIFEST_FORMAT, "small"), "format": other}
+    _install(local_store, manifest)
+    try:
+        value = local_store.get("a" * 64, 0)
+    except (ObjectNotFound, CorruptObjectError):
+        pass
+    else:
+        pytest.fail(f"a manifest of format {other!r} was read as format {MANIFEST_FORMAT}: "
+                    f"{value!r}")
+    with pytest.raises(ObjectNotFound):
+        local_store.get("a" * 64, 0)
+    local_store.put("a" * 64, 0, SMALL_VALUE)  # recomputed: readable again
+    assert local_store.get("a" * 64, 0) == SMALL_VALUE
