@@ -48,3 +48,31 @@ def gpu_probe(label: str, x: int) -> list[str]:
 
     record(label)
     return [str(g) for g in ray.get_gpu_ids()]
+
+
+#: ``source`` that never reads or writes the store (same identity, so same keys).
+volatile = source.options(cache=False)
+
+
+@task
+def step(label: str, *parts: int, fail: bool = False) -> int:
+    record(label)
+    if fail:
+        raise ValueError(f"step {label} failed on purpose")
+    return sum(parts) + 1
+
+
+@task
+def gather(label: str, **named: int) -> dict[str, int]:
+    record(label)
+    return dict(named)
+
+
+@task
+def evict(label: str, store: str, key: str) -> int:
+    """Deletes a stored object mid-run, as a concurrent gc would."""
+    from storage import open_store
+
+    record(label)
+    open_store(store).delete(key)
+    return 0

@@ -12,8 +12,9 @@ import uuid
 import pytest
 
 from runner import RunError, run
+from storage import open_store
 from tests.conftest import kill_index_actor, subprefix
-from tests.runner.tasks import boom, combine, source, split
+from tests.runner.tasks import boom, combine, source, split, volatile
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -144,3 +145,54 @@ def test_store_may_be_a_path(tmp_path, runlog):
     assert run(source.bind("p", 1), store=store, executor="inline").values == 1
     assert run(source.bind("p", 1), store=store, executor="inline").executed == []
     assert runlog.take() == ["p"] and (store / "v1").is_dir()
+
+
+def test_cache_false_task_always_runs_and_is_never_stored(executor, store_uri, runlog):
+    first = run(volatile.bind("vol", 5), store=store_uri, executor=executor)
+    second = run(volatile.bind("vol", 5), store=store_uri, executor=executor)
+    assert first.values == second.values == 5
+    assert runlog.take() == ["vol", "vol"], "a cache=False task runs on every run"
+    assert second.lookups == 0, "nothing in the graph can be cached: the index is not asked"
+    key = second.by_id()["source-1"].key
+    assert open_store(store_uri).contains_many([(key, 0)]) == set(), "and stores nothing"
+
+    run(source.bind("vol", 5), store=store_uri, executor=executor)  # same key, cached
+    assert runlog.take() == ["vol"]
+    assert run(volatile.bind("vol", 5), store=store_uri, executor=executor).values == 5
+    assert runlog.take() == ["vol"], "a stored output of the same key is not served to it"
+
+
+def test_cache_false_parent_of_a_cached_child(executor, store_uri, runlog):
+    graph = lambda: combine.bind("after", volatile.bind("vol", 5))  # noqa: E731
+    assert run(graph(), store=store_uri, executor=executor).values == 5
+    assert runlog.take() == ["after", "vol"]
+    result = run(graph(), store=store_uri, executor=executor)
+    assert result.values == 5 and runlog.take() == [], "the cached child needs nothing above it"
+    result = run([graph(), volatile.bind("vol", 5)], store=store_uri, executor=executor)
+    assert result.values == [5, 5] and runlog.take() == ["vol"]
+
+
+def test_rerun_with_duplicate_keys_runs_nothing(executor, store_uri, runlog):
+    def graph():
+        x, y = source.bind("v", 3), source.bind("v", 3)  # one key, bound before the rest
+        return [combine.bind("sum", x, y), combine.bind("other", source.bind("w", 4))]
+
+    assert run(graph(), store=store_uri, executor=executor).values == [6, 4]
+    assert runlog.take() == ["other", "sum", "v", "w"]
+    result = run(graph(), store=store_uri, executor=executor)
+    assert result.values == [6, 4]
+    assert runlog.take() == [], "every key after a duplicate is looked up too"
+    assert result.executed == []
+
+
+def test_identical_subgraphs_under_different_parents_run_once(executor, store_uri, runlog):
+    def shared():
+        return combine.bind("mid", source.bind("leaf", 1))
+
+    top1, top2 = combine.bind("t1", shared()), combine.bind("t2", shared(), k=1)
+    for cache in ("off", "use"):  # off first: nothing stored that t2 could read instead
+        result = run([top1, top2], store=store_uri, executor=executor, cache=cache)
+        assert result.values == [1, 2], cache
+        assert runlog.take() == ["leaf", "mid", "t1", "t2"], f"shared subgraph ran once ({cache})"
+        same = {r.id: r.same_as for r in result.report if r.same_as}
+        assert same == {"combine-3": "combine-1", "source-2": "source-1"}

@@ -1,4 +1,5 @@
-"""The pure scheduler state machine, without any executor."""
+"""The pure scheduler state machine, without any executor, driven as runner.dispatch
+drives it (ready / done / failed). Runs through both executors: test_failures.py."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def test_ready_waits_for_parents_done():
     assert s.ready() == ["d"]
     s.done("d")
     s.done("e")
-    assert not s.is_active()
+    assert s.ready() == [] and set(s.state.values()) == {DONE}
 
 
 def test_pipelined_releases_children_on_submit():
@@ -41,7 +42,7 @@ def test_failure_skips_only_descendants():
     assert s.failed("b") == ["d"]
     assert s.state["d"] == SKIPPED and s.state["c"] == SUBMITTED
     s.done("c")
-    assert s.ready() == [] and not s.is_active()
+    assert s.ready() == []
     assert s.state == {"a": DONE, "b": FAILED, "c": DONE, "d": SKIPPED, "e": DONE}
 
 
@@ -54,7 +55,8 @@ def test_late_report_for_skipped_node_is_ignored():
     assert s.state["d"] == SKIPPED
     s.done("c")
     s.done("e")
-    assert not s.is_active()
+    assert s.ready() == []
+    assert s.state == {"a": DONE, "b": FAILED, "c": DONE, "d": SKIPPED, "e": DONE}
 
 
 @given(st.integers(2, 30).flatmap(lambda n: st.tuples(
@@ -76,7 +78,6 @@ def test_every_node_ends_done_failed_or_skipped(case):
             s.failed(node)
         else:
             s.done(node)
-    assert not s.is_active()
     for node, state in s.state.items():
         if state == DONE:
             assert all(s.state[p] == DONE for p in parents[node])
@@ -95,8 +96,10 @@ def test_long_chain_without_recursion(pipelined):
     n = 200_000
     s = Scheduler({str(i): [str(i - 1)] if i else [] for i in range(n)}, pipelined=pipelined)
     count = 0
-    while s.is_active():
-        for node in s.ready():
+    batch = s.ready()
+    while batch:  # as runner.dispatch drives it: submit what is ready, report, repeat
+        for node in batch:
             s.done(node)
             count += 1
+        batch = s.ready()
     assert count == n

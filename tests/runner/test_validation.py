@@ -6,7 +6,7 @@ import pytest
 
 from keys import UnhashableError
 from runner import Graph, ValidationError, run, sign, task
-from tests.runner.tasks import combine, source, split
+from tests.runner.tasks import combine, gather, source, split
 
 
 def test_missing_and_unexpected_arguments_at_bind():
@@ -108,3 +108,37 @@ def test_infeasible_resources_fail_fast(ray_session, store_uri, runlog):
     with pytest.raises(Exception, match=r"task 'needs_tpu' needs tpu_pod=1"):
         run(needs_tpu.bind(1), store=store_uri)
     assert runlog.take() == [], "nothing ran before the check"
+
+
+VARIADIC = {"Source": source, "Combine": combine, "Gather": gather}
+
+
+def test_prompt_inputs_of_a_kwargs_task_reach_the_function(store_uri, runlog):
+    prompt = {
+        "1": {"class_type": "Source", "inputs": {"label": "s", "value": 4}},
+        "2": {"class_type": "Gather", "inputs": {"label": "g", "alpha": 1, "beta": ["1", 0]}},
+    }
+    result = run(Graph.from_prompt(prompt, VARIADIC), store=store_uri, executor="inline")
+    assert result.values == {"2": {"alpha": 1, "beta": 4}}
+    assert runlog.take() == ["g", "s"]
+    with pytest.raises(ValidationError, match=r"node '1' \(task gather\) is missing required "
+                                              r"input 'label'"):
+        sign(Graph.from_prompt({"1": {"class_type": "Gather", "inputs": {"x": 1}}}, VARIADIC))
+
+
+def test_prompt_inputs_of_an_args_task(store_uri):
+    parts = {f"parts[{i}]": i for i in range(10)}
+    good = {"1": {"class_type": "Combine", "inputs": {"label": "c", **parts, "k": 100}}}
+    result = run(Graph.from_prompt(good, VARIADIC), store=store_uri, executor="inline")
+    assert result.values == {"1": sum(range(10)) + 100}
+    # every name is checked, however many valid *args names sit beside it (sets have no order)
+    accepted = []
+    for bad in ("gain", "parts", "k[0]", "label[1]", "parts[0", "partsx[0]"):
+        prompt = {"1": {"class_type": "Combine", "inputs": {"label": "c", **parts, bad: 1}}}
+        try:
+            sign(Graph.from_prompt(prompt, VARIADIC))
+        except ValidationError as err:
+            assert f"node '1' (task combine) got unexpected input {bad!r}" in str(err)
+        else:
+            accepted.append(bad)
+    assert not accepted, f"validation let unknown inputs through: {accepted}"
