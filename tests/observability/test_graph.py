@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -89,10 +90,16 @@ def test_html_page_has_picture_and_run_table(statuses, use_dot: bool) -> None:
 def test_png_via_cli(tmp_path: Path, store_uri: str, pipeline_file, capsys) -> None:
     path = pipeline_file()
     assert main(["run", path, "--store", store_uri, "--executor", "inline", "-q"]) == 0
-    out = tmp_path / "g.png"
+    out, dot_file = tmp_path / "g.png", tmp_path / "g.dot"
     assert main(["graph", path, "-o", str(out), "--store", store_uri]) == 0
-    assert out.read_bytes().startswith(b"\x89PNG")
+    assert main(["graph", path, "-o", str(dot_file), "--store", store_uri]) == 0
     assert "7 nodes: 7 executed" in capsys.readouterr().out
+    png = out.read_bytes()
+    assert png.startswith(b"\x89PNG")
+    dot_source = dot_file.read_text()
+    assert dot_source.count(f'fillcolor="{COLORS["executed"]}"') == 7
+    drawn = subprocess.run(["dot", "-Tpng", str(dot_file)], capture_output=True, check=True)
+    assert png == drawn.stdout, "the PNG is not the drawing of the graph's DOT source"
 
 
 def test_cli_formats_without_dot(tmp_path: Path, store_uri: str, pipeline_file,
