@@ -6,6 +6,11 @@ for a store written by another cluster) rebuilds itself from the store, the
 source of truth. The actor's name carries ``INDEX_VERSION`` so upgraded code
 never talks to an old actor. Leases give single-flight across drivers: the
 first driver to ask computes a key, others wait for its record.
+
+Leases live in memory, so a restarted actor has none. Their holders re-assert
+them at their next renewal (every TTL/3); until then (half a TTL after the
+restart) the actor grants no new lease, answering ``RESTARTING``: the asker
+waits and asks again, instead of computing a key a live holder computes.
 """
 
 from __future__ import annotations
@@ -19,22 +24,25 @@ import ray
 
 from runner.index import STORED
 
-INDEX_VERSION = "2"  # 2: leases answer STORED for recorded keys
+INDEX_VERSION = "3"  # 3: acquire(renew, reuse); no new leases just after a restart
 NAMESPACE = "digestflow"
 
 Ref = tuple[str, int]
+RESTARTING = "<index restarted>"  # acquire's holder while holders re-assert after a restart
 
 
 class IndexActor:
     """Actor body; see module docstring. All methods take and return batches."""
 
-    def __init__(self, store_uri: str) -> None:
+    def __init__(self, store_uri: str, reborn: bool = False) -> None:
         from storage import open_store
 
         self.store = open_store(store_uri)
+        self.born = time.time()
+        self.reborn = reborn or _reconstructed()  # leases of live holders are missing
         self.entries: dict[Ref, dict[str, Any]] = {}
         self.leases: dict[str, tuple[str, float]] = {}
-        self.stored: set[str] = set()  # keys with a recorded output: never leased again
+        self.stored: set[str] = set()  # keys with a recorded output: leased again only to refresh
         self.calls = 0
 
     def lookup(self, refs: Sequence[Ref]) -> dict[Ref, dict[str, Any]]:
@@ -61,22 +69,28 @@ class IndexActor:
             self.entries.pop(tuple(ref), None)
             self.stored.discard(ref[0])
 
-    def acquire(self, keys: Sequence[str], owner: str, ttl: float) -> dict[str, str]:
+    def acquire(self, keys: Sequence[str], owner: str, ttl: float, renew: bool = False,
+                reuse: bool = True) -> dict[str, str]:
         """Lease each key to ``owner`` unless another live owner holds it.
 
         Returns key -> owner holding the lease (``owner`` itself when granted),
-        or ``STORED`` for a recorded key: a driver that looked it up just before
-        the holder recorded it must read it, not compute it again.
+        or ``STORED`` for a recorded key (unless ``reuse=False``, a refresh): a
+        driver that looked it up just before the holder recorded it must read
+        it, not compute it again. ``renew``: the owner re-asserts its leases,
+        granted even in the grace period after a restart.
         """
         self.calls += 1
         now = time.time()
+        grace = self.reborn and not renew and now < self.born + ttl / 2
         out = {}
         for key in keys:
-            if key in self.stored:
+            if reuse and key in self.stored:
                 out[key] = STORED
                 continue
             holder = self.leases.get(key)
-            if holder is None or holder[1] < now or holder[0] == owner:
+            if holder is None and grace:
+                out[key] = RESTARTING
+            elif holder is None or holder[1] < now or holder[0] == owner:
                 self.leases[key] = (owner, now + ttl)
                 out[key] = owner
             else:
@@ -90,6 +104,14 @@ class IndexActor:
 
     def stats(self) -> dict[str, Any]:
         return {"entries": len(self.entries), "leases": len(self.leases), "calls": self.calls}
+
+
+def _reconstructed() -> bool:
+    """Whether Ray restarted this actor (its state, leases included, is gone)."""
+    try:
+        return bool(ray.get_runtime_context().was_current_actor_reconstructed)
+    except Exception:  # noqa: BLE001 - not inside an actor (the class used directly)
+        return False
 
 
 def index_name(store_uri: str) -> str:
@@ -131,8 +153,9 @@ class RayIndex:
     async def forget(self, refs: Sequence[Ref]) -> None:
         await self.actor.forget.remote(list(refs))
 
-    async def acquire(self, keys: Sequence[str], owner: str, ttl: float) -> dict[str, str]:
-        return await self.actor.acquire.remote(list(keys), owner, ttl)
+    async def acquire(self, keys: Sequence[str], owner: str, ttl: float, *,
+                      renew: bool = False, reuse: bool = True) -> dict[str, str]:
+        return await self.actor.acquire.remote(list(keys), owner, ttl, renew, reuse)
 
     async def release(self, keys: Sequence[str], owner: str) -> None:
         await self.actor.release.remote(list(keys), owner)

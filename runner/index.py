@@ -25,11 +25,13 @@ class Index(Protocol):
 
     async def forget(self, refs: Sequence[Ref]) -> None: ...
 
-    async def acquire(self, keys: Sequence[str], owner: str, ttl: float) -> dict[str, str]:
-        """Lease ``keys`` to ``owner`` for ``ttl`` s (renewed by asking again).
+    async def acquire(self, keys: Sequence[str], owner: str, ttl: float, *,
+                      renew: bool = False, reuse: bool = True) -> dict[str, str]:
+        """Lease ``keys`` to ``owner`` for ``ttl`` s (renewed by asking again, ``renew``).
 
         Returns key -> holder: ``owner`` where granted, another owner (or
-        ``STORED``) where that key must not be computed here (see runner.lease).
+        ``STORED``, unless ``reuse=False``) where that key must not be computed
+        here (see runner.lease).
         """
         ...
 
@@ -53,7 +55,8 @@ class StoreIndex:
     async def forget(self, refs: Sequence[Ref]) -> None:
         return None
 
-    async def acquire(self, keys: Sequence[str], owner: str, ttl: float) -> dict[str, str]:
+    async def acquire(self, keys: Sequence[str], owner: str, ttl: float, *,
+                      renew: bool = False, reuse: bool = True) -> dict[str, str]:
         return dict.fromkeys(keys, owner)  # no shared lease table: everything is granted
 
     async def release(self, keys: Sequence[str], owner: str) -> None:

@@ -1,17 +1,21 @@
-"""Single-flight across drivers (X2): lease the keys a run is about to execute.
+"""Single-flight (X2): lease the keys a run is about to execute.
 
-Before dispatch, the driver asks the index in one batched call to lease the
-keys of the nodes it must run. Nodes whose key another live driver holds are
-not run here: they and their descendants are held back while the driver
-polls the index (batched, with backoff) until the holder's outputs appear;
-the next planning round then reads them as cached inputs. A lease has a TTL
-and is renewed while the run lives, so the keys of a crashed driver are
-retaken after at most one TTL (X4), and a holder that ends without recording
-a key (it failed) releases it so a waiter takes it over.
+Before dispatch, the run asks its lease tables (``runner.lease_tables``: this
+process, then the cluster's index actor or the store's lock files) in one
+batched call per table to lease the keys of the nodes it must run. Nodes
+whose key another run or driver holds are not run here: they and their
+descendants are held back while the run polls the index (batched, with
+backoff, woken at once when a run of this process releases a key) until the
+holder's outputs appear; the next planning round then reads them as cached
+inputs. A lease has a TTL and is renewed while the run lives, so the keys of
+a crashed driver are retaken after at most one TTL (X4), and a holder that
+ends without recording a key (it failed) releases it so a waiter takes it
+over. A recorded key's lease ends at once (``recorded``).
 
-Policy: leases are used only with ``cache="use"`` (a run that neither reads
-nor writes the cache has nothing to share) and only for caching tasks. An
-index without ``acquire`` (e.g. ``StoreIndex``) grants everything.
+Policy: leases are taken with ``cache="use"`` and ``"refresh"`` (both write:
+a refresh recomputes once, the others wait for it), never with ``"read"`` or
+``"off"`` (they write nothing another run could read), and only for caching
+tasks. ``StoreIndex`` alone (no tables) grants every lease.
 """
 
 from __future__ import annotations
@@ -35,16 +39,27 @@ MAX_POLL = 1.0  # seconds between polls of a waiting driver, at most
 
 
 class Leases:
-    """The keys this run holds; see the module docstring for the protocol."""
+    """The keys this run holds; see the module docstring for the protocol.
+
+    ``table``: where leases live (default: the index's own); ``fresh_after``:
+    for ``cache="refresh"``, outputs recorded before this time do not end a
+    wait and recorded keys are leased again (a refresh recomputes them).
+    ``waited_for``: key -> holder, for every key this run waited for.
+    """
 
     def __init__(self, index: Any, *, enabled: bool = True, ttl: float | None = None,
-                 owner: str | None = None) -> None:
+                 owner: str | None = None, table: Any = None,
+                 fresh_after: float | None = None) -> None:
+        from runner.lease_tables import Chain, IndexTable
+
         self.index = index
-        self.enabled = enabled and callable(getattr(index, "acquire", None))
+        self.table = table if table is not None else Chain([IndexTable(index)])
+        self.enabled = enabled
         self.ttl = ttl or float(os.environ.get("DIGESTFLOW_LEASE_TTL") or DEFAULT_TTL)
         self.owner = owner or uuid.uuid4().hex
+        self.fresh_after = fresh_after
         self.held: set[str] = set()
-        self.waited = 0  # refs this run waited for (another driver computed them)
+        self.waited_for: dict[str, str] = {}
         self._renewer: asyncio.Task[None] | None = None
 
     async def claim(self, graph: Graph, plan: Plan) -> tuple[Plan, list[Ref]]:
@@ -56,13 +71,15 @@ class Leases:
         foreign = [n for n in leasable if holders.get(plan.keys[n]) != self.owner]
         if not foreign:
             return plan, []
+        for nid in foreign:
+            if holders[plan.keys[nid]] != STORED:
+                self.waited_for[plan.keys[nid]] = holders[plan.keys[nid]]
         blocked = set(foreign)
         for nid in plan.run:  # topological: a node waits if any running parent waits
             if plan.parents(graph, nid) & blocked:
                 blocked.add(nid)
         now = replace(plan, run=[n for n in plan.run if n not in blocked])
         refs = [(plan.keys[n], s) for n in foreign for s in range(graph[n].task.num_returns)]
-        self.waited += len(refs)
         return now, refs
 
     async def wait(self, refs: Sequence[Ref]) -> None:
@@ -71,7 +88,7 @@ class Leases:
         delay = 0.02
         while pending:
             found = await self.index.lookup(pending)
-            pending = [r for r in pending if r not in found]
+            pending = [r for r in pending if not self._fresh(found.get(r))]
             if not pending:
                 return
             holders = await self._acquire(sorted({k for k, _ in pending}))
@@ -79,10 +96,23 @@ class Leases:
                 return  # a holder is gone: the next round runs its keys here
             gone = [r for r in pending if holders.get(r[0]) == STORED]
             if gone:  # recorded, yet a socket is missing: let the next round recompute
+                self.table.forget([k for k, _ in gone])
                 await self.index.forget(gone)
                 return
-            await asyncio.sleep(delay)
+            await self.table.changed(sorted({k for k, _ in pending}), delay)
             delay = min(delay * 1.5, MAX_POLL)
+
+    def _fresh(self, manifest: Any) -> bool:
+        if manifest is None:
+            return False
+        return self.fresh_after is None or manifest.created >= self.fresh_after
+
+    async def recorded(self, keys: Iterable[str]) -> None:
+        """Outputs of ``keys`` are stored and recorded: their leases end now."""
+        done = [k for k in keys if k in self.held]
+        if done:
+            self.held -= set(done)
+            await self.table.release(done, self.owner, recorded=True)
 
     async def close(self) -> None:
         """Stop renewing and give back every lease not yet settled by a record."""
@@ -94,12 +124,13 @@ class Leases:
         if self.held:
             held, self.held = sorted(self.held), set()
             with contextlib.suppress(Exception):  # expiry frees them anyway
-                await self.index.release(held, self.owner)
+                await self.table.release(held, self.owner)
 
-    async def _acquire(self, keys: Iterable[str]) -> dict[str, str]:
+    async def _acquire(self, keys: Iterable[str], renew: bool = False) -> dict[str, str]:
         """key -> holder; keys granted to this run are renewed until ``close``."""
         keys = list(dict.fromkeys(keys))
-        holders = await self.index.acquire(keys, self.owner, self.ttl)
+        holders = await self.table.acquire(keys, self.owner, self.ttl, renew=renew,
+                                           reuse=self.fresh_after is None)
         granted = {k for k in keys if holders.get(k) == self.owner}
         self.held |= granted
         if granted and self._renewer is None:
@@ -107,9 +138,13 @@ class Leases:
         return holders
 
     async def _renew(self) -> None:
+        """Re-assert held leases every TTL/3 (also re-creating them in a restarted index)."""
         while True:
             await asyncio.sleep(self.ttl / 3)
             if self.held:
                 held = sorted(self.held)
-                holders = await self.index.acquire(held, self.owner, self.ttl)
+                try:
+                    holders = await self._acquire(held, renew=True)
+                except Exception:  # noqa: BLE001 - an unreachable table: retry next period
+                    continue
                 self.held -= {k for k in held if holders.get(k) != self.owner}

@@ -13,6 +13,7 @@ Layout (relative to the store root)::
     access/<host>-<pid>-<rand>.json              access logs (for LRU gc)
     pins/<name>.json                             named gc roots
     docs/<kind>/<name>.json                      small JSON documents
+    locks/<key>.lock                             leases of drivers sharing the store (storage.locks)
     secret.key                                   local HMAC secret (0600)
 """
 
@@ -27,6 +28,7 @@ from storage.errors import StorageError
 FORMAT_DIR = "v1"
 MAX_SOCKET = 1024
 MANIFEST_SUFFIX = ".manifest.json"
+LOCK_DIR = "locks"
 
 _HEX = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}")
@@ -113,3 +115,7 @@ def doc_path(kind: str, name: str) -> str:
 
 def pin_path(name: str) -> str:
     return f"pins/{check_name(name, 'pin name')}.json"
+
+
+def lock_path(key: str) -> str:
+    return f"{LOCK_DIR}/{key_hex(key)}.lock"

@@ -40,8 +40,9 @@ class LocalIndex:
         self.forgotten.extend(refs)
         self.actor.forget(list(refs))
 
-    async def acquire(self, keys: Any, owner: str, ttl: float) -> dict[str, str]:
-        return self.actor.acquire(list(keys), owner, ttl)
+    async def acquire(self, keys: Any, owner: str, ttl: float, *, renew: bool = False,
+                      reuse: bool = True) -> dict[str, str]:
+        return self.actor.acquire(list(keys), owner, ttl, renew, reuse)
 
     async def release(self, keys: Any, owner: str) -> None:
         self.actor.release(list(keys), owner)
