@@ -6,12 +6,18 @@ for the other driver) and ``finish-WHO`` (downstream of ``total``). Tasks
 append ``label`` to the run log. While the file ``CTL/hang`` exists the shared
 tasks do not finish (the crash test kills a driver then).
 
-    python overlap.py WHO --address GCS --ctl DIR [--n 4] [--seconds 0.5] [--barrier 2] [--no-lease]
+Without ``--address`` each driver process runs on its own embedded Ray (or
+``--executor inline``); with ``--gather A,B`` one process runs several
+graphs at once, as gathered ``run_async`` calls.
+
+    python overlap.py WHO --ctl DIR [--address GCS] [--executor ray|inline] [--cache use]
+        [--n 4] [--seconds 0.5] [--barrier 2] [--gather] [--no-lease]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -20,7 +26,7 @@ from pathlib import Path
 
 import ray
 
-from runner import run, task
+from runner import run_async, task
 
 
 def _log(label: str) -> None:
@@ -64,10 +70,38 @@ def barrier(ctl: str, who: str, parties: int) -> None:
         time.sleep(0.02)
 
 
+def _disable_leases() -> None:
+    """Baseline: no single-flight at all (every lease table grants everything)."""
+    from runner.lease import Leases
+
+    init = Leases.__init__
+
+    def no_lease(self: Leases, *args: object, **kw: object) -> None:
+        init(self, *args, **kw)  # type: ignore[arg-type]
+        self.enabled = False
+
+    Leases.__init__ = no_lease  # type: ignore[method-assign]
+
+
+def _summary(result: object) -> dict[str, object]:
+    return {"values": result.values, "executed": sorted(result.executed),  # type: ignore[attr-defined]
+            "cached": sorted(result.cached)}  # type: ignore[attr-defined]
+
+
+async def _runs(args: argparse.Namespace) -> dict[str, dict[str, object]]:
+    names = args.who.split(",")
+    graphs = [build(who, args.n, args.seconds, args.ctl) for who in names]
+    results = await asyncio.gather(*(run_async(g, executor=args.executor, cache=args.cache)
+                                     for g in graphs))
+    return {who: _summary(res) for who, res in zip(names, results, strict=True)}
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("who")
-    p.add_argument("--address", required=True)
+    p.add_argument("who", help="a name, or several (A,B) to run at once in this process")
+    p.add_argument("--address")
+    p.add_argument("--executor", default="ray")
+    p.add_argument("--cache", default="use")
     p.add_argument("--ctl", required=True)
     p.add_argument("--n", type=int, default=4)
     p.add_argument("--seconds", type=float, default=0.5)
@@ -75,19 +109,20 @@ def main() -> None:
     p.add_argument("--no-lease", action="store_true", help="baseline: no single-flight")
     args = p.parse_args()
     if args.no_lease:
-        from runner.lease import Leases
+        _disable_leases()
+    if args.address:
+        env = {k: os.environ[k] for k in ("DIGESTFLOW_TEST_RUNLOG", "DIGESTFLOW_STORE")}
+        ray.init(address=args.address, runtime_env={"env_vars": env}, log_to_driver=False)
+    elif args.executor == "ray":  # start the embedded cluster before the barrier
+        from cluster.connect import ensure_ray
 
-        run_module = sys.modules["runner.run"]  # (runner.run is also the function)
-        run_module.Leases = lambda index, **kw: Leases(index, enabled=False)
-    env = {k: os.environ[k] for k in ("DIGESTFLOW_TEST_RUNLOG", "DIGESTFLOW_STORE")}
-    ray.init(address=args.address, runtime_env={"env_vars": env}, log_to_driver=False)
-    targets = build(args.who, args.n, args.seconds, args.ctl)
+        ensure_ray()
     if args.barrier:
         barrier(args.ctl, args.who, args.barrier)
     start = time.time()
-    result = run(targets)
-    print(json.dumps({"values": result.values, "executed": sorted(result.executed),
-                      "cached": sorted(result.cached), "seconds": time.time() - start}))
+    runs = asyncio.run(_runs(args))
+    out = runs[args.who] if "," not in args.who else {"runs": runs}
+    print(json.dumps({**out, "seconds": time.time() - start}))
     sys.stdout.flush()
 
 
