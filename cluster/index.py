@@ -16,6 +16,7 @@ waits and asks again, instead of computing a key a live holder computes.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -109,7 +110,9 @@ class IndexActor:
 def _reconstructed() -> bool:
     """Whether Ray restarted this actor (its state, leases included, is gone)."""
     try:
-        return bool(ray.get_runtime_context().was_current_actor_reconstructed)
+        with warnings.catch_warnings():  # it reads the deprecated ``actor_id`` itself
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return bool(ray.get_runtime_context().was_current_actor_reconstructed)
     except Exception:  # noqa: BLE001 - not inside an actor (the class used directly)
         return False
 
@@ -135,6 +138,8 @@ def get_index_actor(store_uri: str) -> Any:
 
 class RayIndex:
     """The runner's Index protocol over the actor: one actor call per batch."""
+
+    shares_leases = True
 
     def __init__(self, store_uri: str) -> None:
         self.actor = get_index_actor(store_uri)

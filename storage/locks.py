@@ -85,16 +85,17 @@ class LockFiles:
     def _acquire_one(self, key: str, owner: str, ttl: float) -> str:
         path = self._path(key)
         for _ in range(_ATTEMPTS):
-            if self._create(path, owner, ttl):
-                return owner
             info = self.read(path, default_ttl=ttl)
             if info is None:
-                continue  # released between our link and our read: try again
+                if self._create(path, owner, ttl):
+                    return owner
+                continue  # another contender created it first: read whose it is
             if info.owner == owner:
-                with contextlib.suppress(FileNotFoundError):
+                try:
                     os.utime(path)  # renewal
                     return owner
-                continue
+                except FileNotFoundError:
+                    continue
             if not info.expired(time.time()):
                 return info.owner
             self._remove_if(path, lambda moved, seen=info: _same_and_expired(moved, seen))
