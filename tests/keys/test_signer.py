@@ -213,3 +213,69 @@ def test_graph_errors_are_signing_errors() -> None:
 def test_key_is_32_bytes_whatever_the_depth() -> None:
     assert all(len(k.digest) == 32 for k in Signer().sign(random_dag(1)).values())
     assert keys.FORMAT_VERSION == 1
+
+
+def test_signing_leaves_the_garbage_collector_as_it_found_it() -> None:
+    import gc
+
+    assert gc.isenabled()
+    Signer().sign(random_dag(2, n=10))
+    assert gc.isenabled(), "sign() left the cyclic garbage collector disabled"
+    with pytest.raises(SigningError):
+        Signer().sign([Node("a", "f", {}, {}), Node("a", "f", {}, {})])
+    assert gc.isenabled(), "a failed sign() left the garbage collector disabled"
+    gc.disable()
+    try:
+        Signer().sign(random_dag(2, n=10))
+        assert not gc.isenabled(), "sign() enabled a collector its caller had disabled"
+    finally:
+        gc.enable()
+
+
+def test_recipe_of_a_graph_names_parents_by_key() -> None:
+    nodes = random_dag(6, n=12)
+    signer = Signer()
+    got = signer.sign(nodes)
+    for node in nodes:
+        recipe = signer.recipe(got[node.id])
+        assert {(e.name, e.parent, e.socket) for e in recipe.links} == {
+            (name, got[parent].hex(), socket) for name, (parent, socket) in node.links.items()
+        }
+
+
+def test_each_literal_object_is_encoded_once() -> None:
+    shared = {"cfg": list(range(50))}
+    signer = Signer()
+    signer.sign([Node(f"n{i}", "f", {"a": shared, "b": i}, {}) for i in range(5)])
+    assert signer.literals_encoded == 1 + 5, "the shared literal once, each int once"
+
+
+def test_inline_limit_bounds() -> None:
+    assert Signer(inline_limit=0).inline_limit == 0
+    Signer(inline_limit=1023).sign_node("f", {"x": b"y" * 1000}, {})
+    for bad in (-1, 1024):
+        with pytest.raises(ValueError, match="inline_limit"):
+            Signer(inline_limit=bad)
+    zero = Signer(inline_limit=0)
+    key = zero.sign_node("f", {"x": 1}, {})
+    assert zero.recipe(key).literals[0].preview is None, "with limit 0 every literal is digested"
+
+
+@pytest.mark.parametrize("socket", [2**32, -1, True, 1.0, "0"])
+def test_bad_sockets_are_signing_errors(socket: object) -> None:
+    with pytest.raises(SigningError, match=r"input 'x': socket must be an int in \[0, 2\*\*32\)"):
+        Signer().sign_node("f", {}, {"x": (digest(1), socket)})  # type: ignore[dict-item]
+
+
+def test_largest_socket_is_accepted() -> None:
+    s = Signer()
+    assert s.sign_node("f", {}, {"x": (digest(1), 2**32 - 1)}) != s.sign_node(
+        "f", {}, {"x": (digest(1), 0)}
+    )
+
+
+def test_identities_and_names_must_be_strings() -> None:
+    with pytest.raises(SigningError, match="must be str, got 5"):
+        Signer().sign_node(5, {}, {})  # type: ignore[arg-type]
+    with pytest.raises(SigningError, match="must be str, got 1"):
+        Signer().sign_node("f", {1: "x"}, {})  # type: ignore[dict-item]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from storage import CorruptObjectError, ObjectNotFound, Store
+from storage import CorruptObjectError, Manifest, ObjectNotFound, StorageError, Store
 from storage.manifest import MANIFEST_FORMAT
 from storage.refs import data_path, manifest_path
 
@@ -80,3 +80,45 @@ def test_another_format_is_a_miss_not_a_misread(local_store: Store, other: Any) 
         local_store.get("a" * 64, 0)
     local_store.put("a" * 64, 0, SMALL_VALUE)  # recomputed: readable again
     assert local_store.get("a" * 64, 0) == SMALL_VALUE
+
+
+def test_manifest_bytes_are_pinned(local_store: Store) -> None:
+    """Sorted keys, no NaN, the same separators: other readers parse these files."""
+    written = local_store.backend.read_bytes(
+        manifest_path(*local_store.put("a" * 64, 0, SMALL_VALUE, task="pkg.small").ref))
+    pinned = (FIXTURES / f"manifest-v{MANIFEST_FORMAT}" / "small.manifest.json").read_bytes()
+    created = json.loads(written)["created"]
+    assert written == pinned.replace(
+        str(_fixture(MANIFEST_FORMAT, "small")["created"]).encode(), repr(created).encode())
+
+
+def test_optional_fields_have_defaults(local_store: Store) -> None:
+    required = {k: _fixture(MANIFEST_FORMAT, "small")[k]
+                for k in ("format", "key", "socket", "codec", "nbytes", "content_digest")}
+    manifest = Manifest.from_json(json.dumps(required).encode())
+    assert (manifest.summary, manifest.created, manifest.task, manifest.inline) == (
+        {}, 0.0, None, None)
+    assert Manifest.from_dict({**required, "summary": None}).summary == {}
+
+
+@pytest.mark.parametrize("raw", [
+    b"[]", b"{not json", b'"a string"', b"null",
+    json.dumps({**{k: v for k, v in json.loads(
+        (FIXTURES / "manifest-v1" / "small.manifest.json").read_text()).items()
+        if k != "codec"}}).encode(),
+])
+def test_malformed_manifests_are_refused(raw: bytes) -> None:
+    with pytest.raises(StorageError, match="malformed manifest"):
+        Manifest.from_json(raw)
+
+
+@pytest.mark.parametrize("field,value", [("inline", 5), ("socket", "x"), ("nbytes", None),
+                                          ("created", "yesterday"), ("summary", 3)])
+def test_a_manifest_with_a_wrongly_typed_field_is_a_miss(local_store: Store, field: str,
+                                                         value: Any) -> None:
+    bad = {**_fixture(MANIFEST_FORMAT, "small"), field: value}
+    local_store.backend.write_bytes(manifest_path("a" * 64, 0), json.dumps(bad).encode())
+    with pytest.raises(CorruptObjectError, match="bad manifest"):
+        local_store.get("a" * 64, 0)
+    with pytest.raises(ObjectNotFound):
+        local_store.get("a" * 64, 0)

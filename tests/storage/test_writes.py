@@ -126,3 +126,17 @@ def _data_file_bytes(store: Store, key_: str, socket: int) -> bytes:
 
     ext = store._registry.named(store.manifest(key_, socket).codec).ext
     return store.backend.read_bytes(data_path(key_, socket, ext))
+
+
+def test_hashing_writer_is_a_write_only_file() -> None:
+    raw = ShortWriter()
+    sink = HashingWriter(raw)
+    assert sink.writable() and not sink.closed and sink.tell() == 0
+    sink.write(b"abc")
+    sink.flush()
+    assert bytes(raw.data) == b"abc" and sink.tell() == 3
+    sink.close()
+    assert sink.closed
+    assert codec_base.content_digest(b"abc") == blake3.blake3(b"abc").hexdigest()
+    big = os.urandom(LARGE)
+    assert codec_base.content_digest(memoryview(big)) == blake3.blake3(big).hexdigest()
