@@ -142,3 +142,20 @@ def test_prompt_inputs_of_an_args_task(store_uri):
         else:
             accepted.append(bad)
     assert not accepted, f"validation let unknown inputs through: {accepted}"
+
+
+def test_cycle_message_leaves_out_nodes_hanging_off_the_cycle():
+    prompt = {
+        "0": {"class_type": "Combine", "inputs": {"label": "tail", "parts[0]": ["2", 0]}},
+        "1": {"class_type": "Combine", "inputs": {"label": "a", "parts[0]": ["2", 0]}},
+        "2": {"class_type": "Combine", "inputs": {"label": "b", "parts[0]": ["3", 0]}},
+        "3": {"class_type": "Combine", "inputs": {"label": "c", "parts[0]": ["1", 0],
+                                                   "parts[1]": ["9", 0]}},
+        "9": {"class_type": "Source", "inputs": {"label": "s", "value": 1}},
+    }
+    with pytest.raises(ValidationError) as info:
+        sign(Graph.from_prompt(prompt, REGISTRY))
+    cycle = str(info.value).split("cycle: ", 1)[1].split(" (", 1)[0].split(" -> ")
+    assert cycle[0] == cycle[-1] and sorted(cycle[:-1]) == ["1", "2", "3"], str(info.value)
+    for a, b in zip(cycle, cycle[1:], strict=False):
+        assert [a, 0] in prompt[b]["inputs"].values(), f"{a} does not feed {b}: {info.value}"
