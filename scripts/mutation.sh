@@ -24,19 +24,19 @@ if ! "$PY" -c 'import mutmut' 2>/dev/null; then
 fi
 
 # group -> files to mutate, and pytest arguments selecting the tests that may kill them.
-# Ray and S3 variants are left out (they exercise the same code, far slower); the
+# Left out: Ray and S3 variants (the same code, far slower), tests in subprocesses
+# (mutmut cannot see what they cover) and the slowest property/scale tests. The
 # forkserver mode keeps pytest, Ray and blake3's threads out of the forking process
 # (plain fork mode deadlocks on their locks and reports false timeouts).
 declare -A FILES TESTS
 FILES[keys]='"keys/signer.py", "keys/encoder.py", "keys/_format.py", "keys/containers.py"'
-TESTS[keys]='"tests/keys", "-k", "not fresh_interpreter and not across_processes and not script_module"'
+TESTS[keys]='"tests/keys", "-k", "not fresh_interpreter and not across_processes and not script_module and not test_properties and not deep_chain and not torch_tensors"'
 FILES[runner]='"runner/plan.py", "runner/scheduler.py", "runner/validate.py"'
 TESTS[runner]='"tests/runner/test_scheduler.py", "tests/runner/test_validation.py",
     "tests/runner/test_conformance.py", "tests/runner/test_failures.py",
     "tests/runner/test_sign_order.py", "-k", "not ray and not s3 and not infeasible"'
 FILES[storage]='"storage/manifest.py", "storage/refs.py", "storage/codecs/base.py"'
-TESTS[storage]='"tests/storage", "-k",
-    "not s3 and not killed_writer and not concurrent_secret and not imports_neither"'
+TESTS[storage]='"tests/storage", "-k", "not s3 and not killed_writer and not concurrent_secret and not imports_neither and not large_array"'
 
 run_group() {
     local group=$1 work=$OUT/$1
