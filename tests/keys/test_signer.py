@@ -244,10 +244,17 @@ def test_recipe_of_a_graph_names_parents_by_key() -> None:
 
 
 def test_each_literal_object_is_encoded_once() -> None:
-    shared = {"cfg": list(range(50))}
-    signer = Signer()
-    signer.sign([Node(f"n{i}", "f", {"a": shared, "b": i}, {}) for i in range(5)])
-    assert signer.literals_encoded == 1 + 5, "the shared literal once, each int once"
+    class Counted:
+        calls = 0
+
+        def __digest__(self) -> object:
+            Counted.calls += 1
+            return list(range(50))
+
+    shared = Counted()
+    keys_ = Signer().sign([Node(f"n{i}", "f", {"a": shared, "b": i}, {}) for i in range(5)])
+    assert Counted.calls == 1, "a literal shared by 5 nodes was encoded more than once"
+    assert len(set(keys_.values())) == 5
 
 
 def test_inline_limit_bounds() -> None:
