@@ -2,8 +2,11 @@
 
 An embedded local cluster is started with ``address="local"`` so a run never
 silently attaches to some other local cluster. What digestflow's workers need
-from the driver's environment (store URI, pickle secret) travels in the job's
-runtime environment.
+from the driver's environment (store URI, verify policy) travels in the job's
+runtime environment. The pickle key never does (a runtime env is job
+metadata, readable through the Jobs API and the dashboard): an embedded
+cluster's workers inherit this process's environment, and a cluster's nodes
+have their own key (docs/security.md).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import ray
 
 log = logging.getLogger("digestflow")
 
-FORWARDED_ENV = ("DIGESTFLOW_STORE", "DIGESTFLOW_SECRET", "DIGESTFLOW_VERIFY")
+FORWARDED_ENV = ("DIGESTFLOW_STORE", "DIGESTFLOW_VERIFY")
+SECRET_ENV = "DIGESTFLOW_SECRET"
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ def ensure_ray(address: str | None = None) -> Connection:
         return Connection(embedded=_STARTED_HERE, address=_gcs_address())
     target = address or os.environ.get("RAY_ADDRESS")
     given = _job_env_vars()  # inside a Ray job these already reach every worker
+    warn_if_job_carries_key(given)
     env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ and k not in given}
     runtime_env = {"env_vars": env} if env else None
     if target:
@@ -45,6 +50,15 @@ def ensure_ray(address: str | None = None) -> Connection:
     _STARTED_HERE = True
     log.info("digestflow: started an embedded local Ray cluster")
     return Connection(embedded=True, address=_gcs_address())
+
+
+def warn_if_job_carries_key(job_env_vars: set[str]) -> None:
+    """A job submitted with the key in its runtime env has published it: say so."""
+    if SECRET_ENV in job_env_vars:
+        log.warning("digestflow: this job's runtime env carries %s, so the Jobs API and the "
+                    "dashboard show the key to anyone who can reach them: give each node "
+                    "its own (DIGESTFLOW_SECRET_FILE, docs/security.md) and rotate this "
+                    "one", SECRET_ENV)
 
 
 def _job_env_vars() -> set[str]:

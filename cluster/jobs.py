@@ -2,10 +2,16 @@
 
 A job is a shell entrypoint (``digestflow run FILE.py[:TARGET]``, or
 ``python FILE.py``) run by the cluster next to its head, in a copy of the
-local working directory, with digestflow's settings (store URI, pickle
-secret...) in its runtime environment's ``env_vars``: Ray sets them for the
+local working directory, with digestflow's settings (store URI, verify
+policy...) in its runtime environment's ``env_vars``: Ray sets them for the
 job's driver and for every worker it starts, on any node. The driver joins
 the cluster through ``RAY_ADDRESS``, which Ray sets for it.
+
+The pickle key never travels with a job: a runtime env is job metadata that
+the Jobs API, the dashboard and the GCS hand to anyone who asks, for the
+cluster's lifetime. Each node reads its own key (``storage.secret``), so
+``DIGESTFLOW_SECRET`` is refused in a job's env, and secret-looking files
+(``*.env``, key files, ``.git``) are never uploaded with the working dir.
 
 Auth: with token auth on (Ray 2.60's default for new clusters) the Jobs API
 answers 401 unless the request carries ``Authorization: Bearer <token>``.
@@ -17,6 +23,7 @@ The SDK adds that header only when this process runs with
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import os
 import shlex
 import sys
@@ -28,11 +35,20 @@ from typing import Any, TextIO
 from runner.errors import ValidationError
 
 # Settings a job inherits from the submitting shell (when set there).
-JOB_ENV = ("DIGESTFLOW_STORE", "DIGESTFLOW_SECRET", "DIGESTFLOW_VERIFY",
-           "DIGESTFLOW_AUTOSCALING", "DIGESTFLOW_LEASE_TTL")
-# Never uploaded with the working directory.
-EXCLUDES = [".git", ".venv", "venv", "__pycache__", ".digestflow", ".digestflow*",
+JOB_ENV = ("DIGESTFLOW_STORE", "DIGESTFLOW_VERIFY", "DIGESTFLOW_AUTOSCALING",
+           "DIGESTFLOW_LEASE_TTL")
+# Never in a job's env: it would be readable in the job's metadata.
+SECRET_ENV = ("DIGESTFLOW_SECRET",)
+# Never uploaded with the working directory (gitignore patterns, as Ray applies them):
+# secrets first, then what is only bulk.
+SECRET_EXCLUDES = [".git", ".env", "*.env", "*.key", "*.keys", "*.pem", "*.p12", "*.pfx",
+                   "id_rsa*", "id_ecdsa*", "id_ed25519*", ".netrc", ".pypirc", "auth_token"]
+EXCLUDES = [*SECRET_EXCLUDES, ".venv", "venv", "__pycache__", ".digestflow", ".digestflow*",
             ".pytest_cache", ".ruff_cache", ".hypothesis", "*.egg-info"]
+HOW_TO_KEY = ("give every node its own copy instead: DIGESTFLOW_SECRET_FILE=/path/on/node "
+              "(ray-cluster.yaml file_mounts + setup_commands), DIGESTFLOW_SECRET in the "
+              "environment of each node's `ray start`, or DIGESTFLOW_SECRET_PROVIDER for a "
+              "secret manager; see docs/security.md")
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 
 
@@ -74,6 +90,12 @@ def job_env(spec: JobSpec, environ: Mapping[str, str] | None = None) -> dict[str
     out = {k: env[k] for k in JOB_ENV if env.get(k)}
     if spec.store:
         out["DIGESTFLOW_STORE"] = spec.store
+    refused = sorted(set(spec.env) & set(SECRET_ENV))
+    if refused:
+        raise ValidationError(
+            f"refusing to send {', '.join(refused)} with the job: a job's env is metadata "
+            f"that the Jobs API and the dashboard show to anyone who can reach them; "
+            f"{HOW_TO_KEY}")
     out.update(spec.env)
     store = out.get("DIGESTFLOW_STORE", "")
     if store and "://" not in store and not os.path.isabs(store):
@@ -83,6 +105,29 @@ def job_env(spec: JobSpec, environ: Mapping[str, str] | None = None) -> dict[str
             "(or leave it out to use the cluster's own DIGESTFLOW_STORE)"
         )
     return out
+
+
+def held_back(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Secret variables set in this shell that the job does not get."""
+    env = os.environ if environ is None else environ
+    return [k for k in SECRET_ENV if env.get(k)]
+
+
+def excluded_paths(working_dir: str) -> list[str]:
+    """Paths under ``working_dir`` that the upload leaves out (directories end in ``/``)."""
+    root, out = Path(working_dir).resolve(), []
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel = Path(dirpath).relative_to(root)
+        for name in list(dirnames):
+            if _excluded(name):
+                dirnames.remove(name)
+                out.append(f"{(rel / name).as_posix()}/")
+        out.extend((rel / name).as_posix() for name in filenames if _excluded(name))
+    return sorted(out)
+
+
+def _excluded(name: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in EXCLUDES)
 
 
 def entrypoint(spec: JobSpec) -> str:

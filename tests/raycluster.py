@@ -23,9 +23,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 VENV_BIN = Path(sys.executable).parent
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]  # the repository
 # Settings a child must not inherit from the test session.
-SCRUB = ("RAY_ADDRESS", "DIGESTFLOW_STORE", "DIGESTFLOW_SECRET", "RAY_JOB_CONFIG_JSON_ENV_VAR")
+SCRUB = ("RAY_ADDRESS", "DIGESTFLOW_STORE", "DIGESTFLOW_SECRET", "DIGESTFLOW_SECRET_FILE",
+         "DIGESTFLOW_SECRET_PROVIDER", "RAY_JOB_CONFIG_JSON_ENV_VAR")
 
 
 def free_port() -> int:
@@ -80,17 +81,28 @@ def _signal_all(pids: list[int], sig: int) -> None:
 
 
 class RayHead:
-    """``ray start --head --block`` on loopback with token auth and free ports."""
+    """``ray start --head --block`` on loopback with token auth and free ports.
+
+    ``pickle_key``: the node's pickle key, in a 0600 key file named by
+    ``DIGESTFLOW_SECRET_FILE`` in the head's environment, as ray-cluster.yaml
+    sets it up: every job driver and worker the head starts reads it there."""
 
     def __init__(self, *, num_cpus: int = 2, resources: str | None = None,
-                 env: Mapping[str, str] | None = None) -> None:
+                 env: Mapping[str, str] | None = None, pickle_key: str | None = None) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="dfhead-", dir="/tmp"))  # short: socket paths
         self.token_path = self.tmp / "auth_token"
         self.token_path.write_text("digestflow-test-token-" + os.urandom(8).hex())
         self.token_path.chmod(0o600)
         self.port, self.dashboard_port, self.metrics_port = free_port(), free_port(), free_port()
         self.auth_env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(self.token_path)}
-        self.env = child_env({**self.auth_env, "RAY_DEDUP_LOGS": "0", **(env or {})})
+        self.pickle_key = pickle_key
+        node_env = {}
+        if pickle_key:
+            keys = self.tmp / "digestflow.keys"
+            keys.write_text(pickle_key + "\n")
+            keys.chmod(0o600)
+            node_env["DIGESTFLOW_SECRET_FILE"] = str(keys)
+        self.env = child_env({**self.auth_env, "RAY_DEDUP_LOGS": "0", **node_env, **(env or {})})
         self.num_cpus = num_cpus
         self.resources = resources
         self.proc: subprocess.Popen[bytes] | None = None
@@ -102,6 +114,14 @@ class RayHead:
     @property
     def dashboard(self) -> str:
         return f"http://127.0.0.1:{self.dashboard_port}"
+
+    @property
+    def token(self) -> str:
+        return self.token_path.read_text().strip()
+
+    def runtime_resources(self) -> Path:
+        """Where the head unpacks jobs' uploaded packages."""
+        return self.tmp / "ray" / "session_latest" / "runtime_resources"
 
     def start(self, timeout: float = 90.0) -> RayHead:
         cmd = [str(VENV_BIN / "ray"), "start", "--head", "--block",

@@ -60,11 +60,15 @@ def test_start_commands_carry_auth_store_and_local_dashboard() -> None:
         assert "RAY_AUTH_MODE=token" in cmd
         assert "DIGESTFLOW_STORE='s3://" in cmd
         assert "DIGESTFLOW_AUTOSCALING=1" in cmd
-        assert "digestflow.env" in cmd  # DIGESTFLOW_SECRET, never in the yaml
+        assert "DIGESTFLOW_SECRET_FILE=$HOME/.config/digestflow/digestflow.keys" in cmd
     assert "--dashboard-host=127.0.0.1" in head
     assert any("pip install" in c and "digestflow" in c for c in config["setup_commands"])
     assert "~/.ray/auth_token" in config["file_mounts"]
-    assert "DIGESTFLOW_SECRET" not in yaml.safe_dump(config)
+    keys = "~/.config/digestflow/digestflow.keys"
+    assert config["file_mounts"][keys] == keys  # from the laptop's disk, not the checkout
+    assert any(f"chmod 600 ~/.ray/auth_token {keys}" in c for c in config["setup_commands"])
+    assert {"*.env", "*.key", "*.keys"} <= set(config["rsync_exclude"])
+    assert "DIGESTFLOW_SECRET=" not in yaml.safe_dump(config)  # the key itself, never
 
 
 @pytest.mark.parametrize("mutate", [

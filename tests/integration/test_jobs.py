@@ -2,9 +2,10 @@
 
 The first job executes every node; the same pipeline submitted again (through
 ``digestflow submit``, the SDK path, and plain ``ray job submit -- python``)
-executes none: the store URI and pickle secret travel in the job's runtime
-env to the driver and every worker. The head is ours alone and is stopped by
-killing its process session (never ``ray stop``).
+executes none: the store URI travels in the job's runtime env to the driver
+and every worker; the pickle key does not, though the submitting shell has
+it: every worker reads its node's key file. The head is ours alone and is
+stopped by killing its process session (never ``ray stop``).
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def test_submit_twice_second_job_is_served_from_cache(head: RayHead,
     )
     assert cli.returncode == 0, cli.stdout[-3000:] + cli.stderr[-3000:]
     assert _counts(cli.stdout) == (4, 0)
-    assert _ran(job_env) == [f"{x} secret=True" for x in LABELS]
+    assert _ran(job_env) == [f"{x} key_file=True env_key=False" for x in LABELS]
 
     # 2. the same code path from Python: nothing runs again
     spec = jobs.JobSpec(target="chain.py:TARGETS", working_dir=str(PIPELINES),
@@ -81,7 +82,7 @@ def test_submit_twice_second_job_is_served_from_cache(head: RayHead,
 
 def test_plain_ray_job_submit_python_script(head: RayHead, job_env: dict[str, str]) -> None:
     """``ray job submit -- python chain.py``: the script's run() joins via RAY_ADDRESS."""
-    runtime_env = {"env_vars": job_env}
+    runtime_env = {"env_vars": {k: v for k, v in job_env.items() if k != "DIGESTFLOW_SECRET"}}
     cmd = [str(VENV_BIN / "ray"), "job", "submit", "--address", head.dashboard,
            "--working-dir", str(PIPELINES), "--runtime-env-json", json.dumps(runtime_env),
            "--", "python", "chain.py"]
@@ -91,7 +92,7 @@ def test_plain_ray_job_submit_python_script(head: RayHead, job_env: dict[str, st
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
         assert _counts(out.stdout) == expected
         assert "value: total=235" in out.stdout
-    assert _ran(job_env) == [f"{x} secret=True" for x in LABELS]
+    assert _ran(job_env) == [f"{x} key_file=True env_key=False" for x in LABELS]
 
 
 def test_jobs_api_refuses_a_client_without_the_token(head: RayHead,

@@ -1,7 +1,8 @@
 """A small pipeline for the job tests: two sources, a join, a report.
 
 Each task appends its label to $DIGESTFLOW_TEST_RUNLOG (when set), so a test
-can count what really executed, on any node. Run as ``digestflow run
+can count what really executed, on any node, and where its pickle key came
+from (the node's key file, never the job's env). Run as ``digestflow run
 chain.py`` (TARGETS) or as a script (``python chain.py``), which is what
 ``ray job submit -- python chain.py`` does.
 """
@@ -17,7 +18,8 @@ def _log(label: str) -> None:
     path = os.environ.get("DIGESTFLOW_TEST_RUNLOG")
     if path:
         with open(path, "a") as f:
-            f.write(f"{label} secret={'DIGESTFLOW_SECRET' in os.environ}\n")
+            f.write(f"{label} key_file={'DIGESTFLOW_SECRET_FILE' in os.environ} "
+                    f"env_key={'DIGESTFLOW_SECRET' in os.environ}\n")
 
 
 @task
