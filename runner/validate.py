@@ -61,10 +61,11 @@ def check_arguments(node: GraphNode) -> None:
             inspect.Parameter.VAR_KEYWORD,
         ):
             continue
-        base = name.partition("[")[0]
-        if base in var_pos and name.endswith("]"):
-            continue
-        if has_var_kw and name not in params:
+        base, bracket, index = name.partition("[")
+        if bracket:  # only ``args[i]`` of a *args parameter: the call reads no other
+            if base in var_pos and index.endswith("]") and index[:-1].isdigit():
+                continue
+        elif has_var_kw and name not in params:
             continue
         raise ValidationError(
             f"{node.describe()} got unexpected input {name!r}; "

@@ -124,6 +124,17 @@ def test_prompt_inputs_of_a_kwargs_task_reach_the_function(store_uri, runlog):
     with pytest.raises(ValidationError, match=r"node '1' \(task gather\) is missing required "
                                               r"input 'label'"):
         sign(Graph.from_prompt({"1": {"class_type": "Gather", "inputs": {"x": 1}}}, VARIADIC))
+    extras = {f"extra{i}": i for i in range(10)}
+    accepted = []
+    for bad in ("named", "x[0]", "label[0]"):  # the **kwargs name itself; no *args to index
+        prompt = {"1": {"class_type": "Gather", "inputs": {"label": "g", **extras, bad: 1}}}
+        try:
+            sign(Graph.from_prompt(prompt, VARIADIC))
+        except ValidationError as err:
+            assert f"node '1' (task gather) got unexpected input {bad!r}" in str(err)
+        else:
+            accepted.append(bad)
+    assert not accepted, f"validation let inputs through that the call would drop: {accepted}"
 
 
 def test_prompt_inputs_of_an_args_task(store_uri):
@@ -133,7 +144,8 @@ def test_prompt_inputs_of_an_args_task(store_uri):
     assert result.values == {"1": sum(range(10)) + 100}
     # every name is checked, however many valid *args names sit beside it (sets have no order)
     accepted = []
-    for bad in ("gain", "parts", "k[0]", "label[1]", "parts[0", "partsx[0]"):
+    for bad in ("gain", "parts", "k[0]", "label[1]", "parts[0", "partsx[0]", "parts[x]",
+                "parts[0][1]", "parts[-1]", "parts[]"):
         prompt = {"1": {"class_type": "Combine", "inputs": {"label": "c", **parts, bad: 1}}}
         try:
             sign(Graph.from_prompt(prompt, VARIADIC))
