@@ -48,6 +48,18 @@ class GraphNode:
             else:
                 self.literals[name] = value
 
+    @classmethod
+    def bound_node(
+        cls, id: str, task: Task, literals: dict[str, Any], links: dict[str, tuple[str, int]],
+        inputs: Mapping[str, Any], where: str,
+    ) -> GraphNode:
+        """A node from ``bind``, its inputs already split and checked (no copying)."""
+        node = cls.__new__(cls)
+        node.id, node.task, node.where, node.bound = id, task, where, True
+        node.class_type = task.name
+        node.literals, node.links, node.order = literals, links, tuple(inputs)
+        return node
+
     @property
     def identity(self) -> str:
         return self.task.identity
@@ -66,6 +78,8 @@ class Graph:
 
     def __init__(self, nodes: Iterable[GraphNode] = ()) -> None:
         self.nodes: dict[str, GraphNode] = {}
+        # node ids parents-first when known by construction (bind order), else None
+        self.topological: list[str] | None = None
         for node in nodes:
             self.add(node)
 
@@ -73,6 +87,7 @@ class Graph:
         if node.id in self.nodes:
             raise ValidationError(f"duplicate node id {node.id!r}")
         self.nodes[node.id] = node
+        self.topological = None
 
     def __getitem__(self, node_id: str) -> GraphNode:
         try:
@@ -140,34 +155,44 @@ class Selection:
 
 
 def build_from_nodes(roots: Iterable[Node]) -> tuple[Graph, dict[int, str]]:
-    """Collect every node reachable from ``roots``; returns the graph and seq -> id."""
+    """Collect every node reachable from ``roots``; returns the graph and seq -> id.
+
+    ``bind`` numbers nodes as it creates them and a node can only read nodes
+    that already exist, so bind order is a topological order: the graph keeps
+    it (``Graph.topological``) and validation need not sort again. One pass
+    per node, no per-input objects: this is on every run's critical path.
+    """
     found: dict[int, Node] = {}
     stack = list(roots)
+    pop, push = stack.pop, stack.append
     while stack:
-        node = stack.pop()
+        node = pop()
         if node.seq in found:
             continue
         found[node.seq] = node
         for value in node.inputs.values():
             if isinstance(value, Node):
-                stack.append(value)
+                push(value)
             elif isinstance(value, Output):
-                stack.append(value.node)
-    ids = _assign_ids(found[s] for s in sorted(found))
+                push(value.node)
+    nodes = [found[s] for s in sorted(found)]
+    ids = _assign_ids(nodes)
     graph = Graph()
-    for seq in sorted(found):
-        node = found[seq]
-        inputs = {name: _as_input(value, ids) for name, value in node.inputs.items()}
-        graph.add(GraphNode(ids[seq], node.task, inputs, node.where, bound=True))
+    table = graph.nodes
+    for node in nodes:
+        nid = ids[node.seq]
+        literals: dict[str, Any] = {}
+        links: dict[str, tuple[str, int]] = {}
+        for name, value in node.inputs.items():
+            if isinstance(value, Node):
+                links[name] = (ids[value.seq], 0)
+            elif isinstance(value, Output):
+                links[name] = (ids[value.node.seq], value.socket)
+            else:
+                literals[name] = value
+        table[nid] = GraphNode.bound_node(nid, node.task, literals, links, node.inputs, node.where)
+    graph.topological = list(table)
     return graph, ids
-
-
-def _as_input(value: Any, ids: dict[int, str]) -> Any:
-    if isinstance(value, Node):
-        return Link(ids[value.seq], 0)
-    if isinstance(value, Output):
-        return Link(ids[value.node.seq], value.socket)
-    return value
 
 
 def _assign_ids(nodes: Iterable[Node]) -> dict[int, str]:
@@ -176,16 +201,18 @@ def _assign_ids(nodes: Iterable[Node]) -> dict[int, str]:
     used: set[str] = set()
     counters: dict[str, int] = {}
     for node in nodes:
-        if node.task.opts.name:
-            base, candidate = node.task.opts.name, node.task.opts.name
+        named = node.task.opts.name
+        if named:
+            base = candidate = named
         else:
             base = node.task.name
-            counters[base] = counters.get(base, 0) + 1
-            candidate = f"{base}-{counters[base]}"
-        k = 1
-        while candidate in used:
-            k += 1
-            candidate = f"{base}-{k}" if node.task.opts.name else f"{base}-{counters[base]}.{k}"
+            count = counters[base] = counters.get(base, 0) + 1
+            candidate = f"{base}-{count}"
+        if candidate in used:
+            k = 1
+            while candidate in used:
+                k += 1
+                candidate = f"{base}-{k}" if named else f"{base}-{counters[base]}.{k}"
         used.add(candidate)
         ids[node.seq] = candidate
     return ids

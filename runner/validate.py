@@ -15,7 +15,14 @@ from runner.graph import Graph, GraphNode
 
 
 def validate(graph: Graph) -> list[str]:
-    """Check links and arguments; return node ids in topological order."""
+    """Check links and arguments; return node ids in topological order.
+
+    A graph built from ``bind`` (``graph.topological`` set) was checked node
+    by node as it was bound, and its links can only point backwards: its
+    order is returned as is.
+    """
+    if graph.topological is not None:
+        return list(graph.topological)
     for node in graph:
         check_links(graph, node)
         if not node.bound:
