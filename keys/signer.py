@@ -57,7 +57,7 @@ class SignableNode(Protocol):
 class Signer:
     """Signs nodes; memoises literal encodings by object identity."""
 
-    def __init__(self, *, inline_limit: int = 64) -> None:
+    def __init__(self, *, inline_limit: int = 64, recipes: bool = True) -> None:
         if not 0 <= inline_limit < len(_INLINE_PREFIX):
             raise ValueError(f"inline_limit must be in [0, {len(_INLINE_PREFIX)})")
         self.inline_limit = inline_limit
@@ -65,6 +65,7 @@ class Signer:
         self._memo: dict[int, tuple[Any, bytes]] = {}
         self._recipes: dict[Key, tuple[str, list[Any], list[Any], dict[str, Key] | None]] = {}
         self._strings: dict[str, bytes] = {}
+        self._keep_recipes = recipes  # False: keys only (less to build, keep and free)
 
     def sign_node(
         self,
@@ -108,7 +109,8 @@ class Signer:
         try:
             identity, lits, links, resolve = self._recipes[key]
         except KeyError:
-            raise KeyError(f"{key!r} was not signed by this signer") from None
+            kept = "" if self._keep_recipes else " (it was made with recipes=False)"
+            raise KeyError(f"{key!r} was not signed by this signer{kept}") from None
         memo = self._memo
         return Recipe(
             identity=identity,
@@ -157,7 +159,8 @@ class Signer:
             )
         key = _new_key(_Key)
         _set_digest(key, blake3(b"".join(parts)).digest())
-        self._recipes[key] = (identity, lits, link_items, resolve)
+        if self._keep_recipes:
+            self._recipes[key] = (identity, lits, link_items, resolve)
         return key
 
     @staticmethod

@@ -29,8 +29,11 @@ class Signed:
     signer: Any                         # keys.Signer, which keeps every recipe
 
 
-def sign_targets(targets: Any) -> Signed:
+def sign_targets(targets: Any, *, recipes: bool = True) -> Signed:
     """Resolve, validate and sign the graph behind ``targets``.
+
+    ``recipes=False`` when only keys are wanted (``runner.sign``): the signer
+    then keeps nothing per node.
 
     The cyclic garbage collector is paused meanwhile: these steps allocate a
     few long-lived, acyclic objects per node, and the collections they would
@@ -41,7 +44,7 @@ def sign_targets(targets: Any) -> Signed:
     with _gc_paused():
         graph, flat, rebuild = resolve_targets(targets)
         order = validate(graph)
-        signer = Signer()
+        signer = Signer(recipes=recipes)
         nodes = graph.nodes
         keys = signer.sign([nodes[nid] for nid in order])
         hexkeys = {nid: k.hex() for nid, k in keys.items()}

@@ -34,7 +34,7 @@ _MAX_ROUNDS = 3
 
 def sign(targets: Any) -> dict[str, Any]:
     """{node id: keys.Key} for every node the targets need. No Ray, no store."""
-    return sign_targets(targets).keys
+    return sign_targets(targets, recipes=False).keys
 
 
 def run(targets: Any, **options: Any) -> Result:
