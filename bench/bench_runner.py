@@ -1,9 +1,12 @@
 """Runner benchmarks on a local Ray (2 CPUs here), each against a baseline in the same run.
 
+0. First run on a fresh cluster: 1,000 small tasks right after ``ray.init``
+   (digestflow starts its index actor), against plain Ray's first run of the
+   same DAG on another fresh cluster. Target ratio <= 1.5x.
 1. Fully cached rerun of a 10k-node graph: seconds (Ray already up) and
-   index round trips. Target <= 1 s, one round trip.
-2. Uncached run of 1,000 small tasks vs the same DAG as plain Ray tasks.
-   Target ratio <= 1.5x.
+   index round trips. Target <= 0.4 s, one round trip.
+2. Uncached run of 1,000 small tasks vs the same DAG as plain Ray tasks,
+   steady (workers warm, index actor up). Target ratio <= 1.3x.
 3. Bytes through the driver for a 4-stage pipeline with 256 MiB
    intermediates: peak driver RSS growth vs a driver that ray.get()s each
    stage. Target: only the target's bytes.
@@ -70,7 +73,7 @@ def bench_cached_rerun(n: int, store: str) -> None:
           f"({len(first.executed)} tasks); fully cached rerun: run() {done - built:.3f} s "
           f"(validate + sign + lookup + fetch targets + run record), building the graph "
           f"{built - t0:.3f} s more; index round trips: {again.lookups}  "
-          f"(target <= 1 s, 1 round trip)")
+          f"(target <= 0.4 s, 1 round trip)")
 
 
 @ray.remote
@@ -110,7 +113,7 @@ def bench_uncached(n: int, store: str, repeats: int) -> None:
     p, o = min(plain), min(ours)
     print(f"[2] uncached {n} small tasks: plain Ray {p:.2f} s ({n / p:.0f} tasks/s), "
           f"digestflow {o:.2f} s ({n / o:.0f} tasks/s, stores every output); "
-          f"ratio {o / p:.2f}x  (target <= 1.5x; best of {repeats})")
+          f"ratio {o / p:.2f}x  (target <= 1.3x; best of {repeats})")
 
 
 @task
@@ -159,16 +162,38 @@ def bench_driver_bytes(mib: int, store: str) -> None:
           f"driver that ray.get()s each stage  (target: only the targets)")
 
 
+def start_ray(quick: bool) -> None:
+    ray.init(address="local", num_cpus=2, num_gpus=1, include_dashboard=False,
+             object_store_memory=(512 if quick else 1536) * 2**20)
+
+
+def bench_fresh_cluster(n: int, quick: bool) -> None:
+    """First run right after ``ray.init``, plain Ray and digestflow each on their own cluster."""
+    start_ray(quick)
+    t0 = time.perf_counter()
+    plain_values = plain_ray_dag(n)
+    plain = time.perf_counter() - t0
+    ray.shutdown()
+    start_ray(quick)
+    with tempfile.TemporaryDirectory(prefix="bench-runner-fresh-") as tmp:
+        t0 = time.perf_counter()
+        result = run(sinks(random_dag(n, salt=-7)), store=f"{tmp}/store")
+        ours = time.perf_counter() - t0
+    assert sorted(result.values) == sorted(plain_values)
+    print(f"[0] first run on a fresh cluster, {n} small tasks: plain Ray {plain:.2f} s, "
+          f"digestflow {ours:.2f} s (starts its index actor, stores every output); ratio "
+          f"{ours / plain:.2f}x  (target <= 1.5x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
     args = parser.parse_args()
-    ray.init(address="local", num_cpus=2, num_gpus=1, include_dashboard=False,
-             object_store_memory=(512 if args.quick else 1536) * 2**20)
+    bench_fresh_cluster(200 if args.quick else 1000, args.quick)  # leaves its cluster up
     with tempfile.TemporaryDirectory(prefix="bench-runner-") as tmp:
         t0 = time.perf_counter()
         run(leaf.bind(-1), store=f"{tmp}/warmup")
-        print(f"[0] first run (Ray already up, connects the index actor): "
+        print(f"    a run on a new store (Ray already up, starts that store's index actor): "
               f"{time.perf_counter() - t0:.2f} s")
         bench_cached_rerun(1000 if args.quick else 10_000, f"{tmp}/cached")
         bench_uncached(200 if args.quick else 1000, f"{tmp}/uncached", 1 if args.quick else 3)
