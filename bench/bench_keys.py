@@ -3,7 +3,7 @@
 Run from the repo root: ``.venv/bin/python bench/bench_keys.py [--quick] [--only-runner]``.
 Prints ``runner.sign`` (build + validate + sign of a graph from ``bind``) on a
 100k chain and 50k/100k/200k random DAGs next to its targets and the signer
-alone on the same shapes; then seconds to sign chain / random-DAG (mean in-degree 2) / wide fan-in
+alone on the same shapes; and seconds to sign chain / random-DAG (mean in-degree 2) / wide fan-in
 (one sink node with N-1 parents) graphs, the time(2N)/time(N) ratio, digest
 throughput in GB/s for a float32 array against plain blake3 (1 thread and
 AUTO) and hashlib.md5 over the same buffer, and the key size.
