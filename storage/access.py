@@ -71,7 +71,7 @@ def merge_access(backend: Backend, dry_run: bool = False) -> dict[Ref, float]:
     files = [e.path for e in backend.list_files(ACCESS_DIR) if e.path.endswith(".json")]
     merged: dict[Ref, float] = {}
     for raw in backend.read_many(files).values():
-        with contextlib.suppress(ValueError, TypeError, KeyError):
+        with contextlib.suppress(ValueError, TypeError, KeyError, RecursionError):
             for key, sock, when in json.loads(raw)["refs"]:
                 ref = (str(key), int(sock))
                 merged[ref] = max(merged.get(ref, 0.0), float(when))

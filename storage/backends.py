@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
+import re
 import secrets
+import stat
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +25,8 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 TMP_DIR = "tmp"
+_SAFE_OPEN = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+TMP_NAME = re.compile(r"[^/]+\.[0-9]+\.[0-9a-f]{12}\.part")  # what open_atomic writes in tmp/
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,11 @@ class LocalBackend:
         return os.path.join(self.root, path)
 
     def read_bytes(self, path: str) -> bytes:
-        with open(self._abs(path), "rb") as f:
+        """A regular file's bytes; never through a final symlink, never blocking on a FIFO."""
+        fd = os.open(self._abs(path), _SAFE_OPEN)
+        with open(fd, "rb", closefd=True) as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise IsADirectoryError(f"{path} is not a regular file")
             return f.read()
 
     def write_bytes(self, path: str, data: bytes) -> None:
@@ -108,10 +116,16 @@ class LocalBackend:
         """Memory-map a file: read-only ``pa.Buffer``, or a private copy-on-write mmap."""
         full = self._abs(path)
         if not writable:
+            if not stat.S_ISREG(os.lstat(full).st_mode):
+                raise IsADirectoryError(f"{path} is not a regular file")
             with pa.memory_map(full, "r") as source:
                 return source.read_buffer()
-        with open(full, "rb") as f:
-            if os.fstat(f.fileno()).st_size == 0:
+        fd = os.open(full, _SAFE_OPEN)
+        with open(fd, "rb", closefd=True) as f:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise IsADirectoryError(f"{path} is not a regular file")
+            if st.st_size == 0:
                 return bytearray()
             return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
 
@@ -121,7 +135,8 @@ class LocalBackend:
     def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
         out: dict[str, bytes] = {}
         for p in paths:
-            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            # unreadable (a directory, a symlink, no permission) reads as absent: a miss
+            with contextlib.suppress(OSError):
                 out[p] = self.read_bytes(p)
         return out
 
@@ -129,21 +144,66 @@ class LocalBackend:
         yield from _walk(self.root, prefix)
 
     def delete(self, path: str) -> None:
+        """Unlink ``path`` (never through a symlinked directory, never a directory)."""
+        if not _real_dirs(self.root, os.path.dirname(path)):
+            return
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._abs(path))
 
     def move(self, src: str, dst: str) -> None:
+        """Rename within the store; refuses to pass through symlinked directories."""
+        if not (_real_dirs(self.root, os.path.dirname(src))
+                and _real_dirs(self.root, os.path.dirname(dst))):
+            raise OSError(f"refusing to move {src!r} to {dst!r}: a symlink on the way")
         os.makedirs(os.path.dirname(self._abs(dst)), exist_ok=True)
         os.replace(self._abs(src), self._abs(dst))
 
     def remove_empty_dirs(self, prefix: str) -> None:
         """Remove empty directories under ``prefix`` (bottom-up; races are harmless)."""
+        if not _real_dirs(self.root, prefix):
+            return
         for dirpath, _dirs, _files in os.walk(self._abs(prefix), topdown=False):
             with contextlib.suppress(OSError):
                 os.rmdir(dirpath)
 
+    def odd_entries(self, prefix: str, suffixes: tuple[str, ...]) -> list[str]:
+        """Paths under ``prefix`` where a regular file is expected but something else is:
+        symlinks, sockets, and directories whose name ends with one of ``suffixes``."""
+        out, stack = [], [prefix]
+        while stack and _real_dirs(self.root, prefix):
+            rel = stack.pop()
+            with contextlib.suppress(OSError):
+                for entry in os.scandir(self._abs(rel)):
+                    sub = f"{rel}/{entry.name}"
+                    if entry.is_symlink():
+                        out.append(sub)
+                    elif entry.is_dir(follow_symlinks=False):
+                        (out.append if entry.name.endswith(suffixes) else stack.append)(sub)
+                    elif not entry.is_file(follow_symlinks=False):
+                        out.append(sub)
+        return sorted(out)
+
+
+def _real_dirs(root: str, rel: str) -> bool:
+    """Whether every existing component of ``rel`` under ``root`` is a real directory
+    (not a symlink, not a file): what gc and quarantine walk through must be ours."""
+    path = root
+    for part in [p for p in rel.split("/") if p]:
+        path = os.path.join(path, part)
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+        if not stat.S_ISDIR(mode):
+            return False
+    return True
+
 
 def _walk(root: str, prefix: str) -> Iterator[FileEntry]:
+    if not _real_dirs(root, prefix):
+        return  # a symlink (or file) planted where our directory should be: not ours
     stack = [prefix]
     while stack:
         rel = stack.pop()

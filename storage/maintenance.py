@@ -1,4 +1,4 @@
-"""Whole-store operations: listing, stats, quarantine, gc and verification.
+"""Whole-store operations: listing, stats, gc and verification.
 
 gc policy: the store's size is the sum of its objects' data bytes. An object's
 last use is the later of its creation and its last recorded access (see
@@ -8,50 +8,78 @@ then more until the total is at most ``max_bytes``. Eviction deletes the
 manifest first. Temporaries (``tmp/``), data files no manifest refers to (a
 writer died between data and manifest) and quarantined objects are removed
 once older than ``temp_age`` seconds.
+
+Safety: these functions take a backend and a codec registry (never a Store),
+walk the store without following symlinks, and delete only paths that match
+the names digestflow itself writes (``TMP_NAME``, ``_QUARANTINED``, object
+data paths); anything else under the root is left alone. Every deletion bumps
+the store's epoch (``storage.marker``) so cached indexes learn of it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import time
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from storage import refs
 from storage.access import merge_access
-from storage.backends import TMP_DIR, Backend, FileEntry
-from storage.codecs import content_digest
+from storage.backends import TMP_DIR, TMP_NAME, Backend, FileEntry
 from storage.errors import StorageError
 from storage.manifest import GcReport, Manifest, StoreStats, Usage, VerifyIssue
+from storage.marker import bump_epoch
+from storage.reading import (
+    QUARANTINE_DIR,
+    UNREADABLE_FILE,
+    Unreadable,
+    checked_data,
+    codec_of,
+    parse_manifest,
+    quarantine,
+)
 
-if TYPE_CHECKING:
-    from storage.store import Store
-
-QUARANTINE_DIR = "quarantine"
 _BATCH = 256
+_QUARANTINED = re.compile(
+    rf"{QUARANTINE_DIR}/[0-9a-f]{{64}}-[0-9]+-[0-9]+/(manifest\.json|reason\.txt|data\.[A-Za-z0-9_]+)"
+)
+_DATA_NAME = re.compile(r"([0-9]+)\.([A-Za-z0-9_]+)")
 
 
 def _manifest_paths(entries: Iterable[FileEntry]) -> list[str]:
     return [e.path for e in entries if refs.parse_manifest_path(e.path) is not None]
 
 
-def _read_manifests(backend: Backend, paths: list[str]) -> Iterator[tuple[str, Manifest | None]]:
+def _read_manifests(
+    backend: Backend, paths: list[str]
+) -> Iterator[tuple[str, Manifest | None, str]]:
+    """(path, manifest or None, problem) for each manifest path that could be read."""
     for start in range(0, len(paths), _BATCH):
         for path, raw in backend.read_many(paths[start : start + _BATCH]).items():
+            key, socket = refs.parse_manifest_path(path)  # type: ignore[misc]
             try:
-                manifest = Manifest.from_json(raw)
-            except StorageError:
-                yield path, None
-                continue
-            ok = manifest.ref == refs.parse_manifest_path(path)
-            yield path, manifest if ok else None
+                yield path, parse_manifest(raw, key, socket), ""
+            except Unreadable as err:
+                yield path, None, str(err)
 
 
 def iter_manifests(backend: Backend) -> Iterator[Manifest]:
     paths = _manifest_paths(backend.list_files(refs.FORMAT_DIR))
-    return (m for _, m in _read_manifests(backend, paths) if m is not None)
+    return (m for _, m, _ in _read_manifests(backend, paths) if m is not None)
 
 
+def data_ref(path: str) -> refs.Ref | None:
+    """The ref whose data file ``path`` is (``.../<key>/<socket>.<ext>``), else None."""
+    parts = path.rsplit("/", 2)
+    m = _DATA_NAME.fullmatch(parts[-1]) if len(parts) == 3 else None
+    if m is None or path.endswith(refs.MANIFEST_SUFFIX):
+        return None
+    try:
+        key, socket = refs.key_hex(parts[-2]), refs.check_socket(int(m.group(1)))
+    except (StorageError, ValueError):
+        return None
+    return (key, socket) if refs.data_path(key, socket, m.group(2)) == path else None
 def stats(manifests: Iterable[Manifest]) -> StoreStats:
     total, by_codec, by_task = Usage(), {}, {}
     for m in manifests:
@@ -60,31 +88,6 @@ def stats(manifests: Iterable[Manifest]) -> StoreStats:
         task = m.task or "?"
         by_task[task] = by_task.get(task, Usage()).plus(m.nbytes)
     return StoreStats(objects=total.objects, bytes=total.bytes, by_codec=by_codec, by_task=by_task)
-
-
-def quarantine(backend: Backend, manifest: Manifest, ext: str) -> str:
-    """Move an object under ``quarantine/`` (manifest first, so it stops existing)."""
-    dest = f"{QUARANTINE_DIR}/{manifest.key}-{manifest.socket}-{time.time_ns()}"
-    moves = (
-        (refs.manifest_path(manifest.key, manifest.socket), "manifest.json"),
-        (refs.data_path(manifest.key, manifest.socket, ext), f"data.{ext}"),
-    )
-    for src, name in moves:
-        try:
-            backend.move(src, f"{dest}/{name}")
-        except FileNotFoundError:
-            continue
-        except OSError:
-            backend.delete(src)
-    return dest
-
-
-def quarantine_manifest(backend: Backend, key: str, socket: int) -> str:
-    """Move an unreadable manifest aside (its data becomes an orphan for gc)."""
-    dest = f"{QUARANTINE_DIR}/{key}-{socket}-{time.time_ns()}"
-    with contextlib.suppress(FileNotFoundError):
-        backend.move(refs.manifest_path(key, socket), f"{dest}/manifest.json")
-    return dest
 
 
 def expand_protected(pinned: Iterable[list], keep: Iterable[Any]) -> tuple[set, set]:
@@ -103,16 +106,18 @@ def expand_protected(pinned: Iterable[list], keep: Iterable[Any]) -> tuple[set, 
 
 
 def gc(
-    store: Store,
+    backend: Backend,
+    registry: Any,
     protected: tuple[set, set],
-    max_bytes: int | None,
-    older_than: float | None,
+    limits: tuple[int | None, float | None],
     dry_run: bool,
     temp_age: float,
 ) -> GcReport:
-    backend, now = store.backend, time.time()
+    """Evict by ``limits`` (max_bytes, older_than) and remove junk; see the module doc."""
+    max_bytes, older_than = limits
+    now = time.time()
     entries = list(backend.list_files(refs.FORMAT_DIR))
-    live = {m.ref: m for _, m in _read_manifests(backend, _manifest_paths(entries)) if m}
+    live = {m.ref: m for _, m, _ in _read_manifests(backend, _manifest_paths(entries)) if m}
     last = merge_access(backend, dry_run)
     exact, whole = protected
     candidates = sorted(
@@ -128,16 +133,13 @@ def gc(
             continue
         evicted.append(ref)
         total -= live[ref].nbytes
-    junk = _junk(store, entries, live, now - temp_age)
+    junk = _junk(backend, entries, now - temp_age)
     if not dry_run:
-        for ref in evicted:  # the manifest first: the object stops existing, then its data
-            manifest = live[ref]
-            backend.delete(refs.manifest_path(*ref))
-            if manifest.inline is None:
-                ext = store._registry.named(manifest.codec).ext
-                backend.delete(refs.data_path(manifest.key, manifest.socket, ext))
+        _evict(backend, registry, [live[ref] for ref in evicted])
         for path in junk:
             backend.delete(path)
+        if evicted or junk:
+            bump_epoch(backend)
         with contextlib.suppress(OSError, AttributeError):
             backend.remove_empty_dirs(refs.FORMAT_DIR)  # type: ignore[attr-defined]
             backend.remove_empty_dirs(QUARANTINE_DIR)  # type: ignore[attr-defined]
@@ -151,49 +153,85 @@ def gc(
     )
 
 
-def _junk(store: Store, entries: list[FileEntry], live: dict, cutoff: float) -> list[str]:
-    """Temporaries, quarantined files and orphaned data files older than ``cutoff``."""
-    wanted = {refs.manifest_path(*ref) for ref in live}
-    wanted |= {
-        refs.data_path(m.key, m.socket, store._registry.named(m.codec).ext) for m in live.values()
-    }
+def _evict(backend: Backend, registry: Any, manifests: list[Manifest]) -> None:
+    for manifest in manifests:  # the manifest first: the object stops existing, then its data
+        backend.delete(refs.manifest_path(*manifest.ref))
+        if manifest.inline is None:
+            with contextlib.suppress(Unreadable):  # unknown codec: its data becomes an orphan
+                ext = codec_of(registry, manifest).ext
+                backend.delete(refs.data_path(manifest.key, manifest.socket, ext))
+
+
+def _junk(backend: Backend, entries: list[FileEntry], cutoff: float) -> list[str]:
+    """Our temporaries, quarantined files and data files without a manifest file, older
+    than ``cutoff``. Only names digestflow writes; nothing else is ever listed."""
+    present = {e.path for e in entries}
     orphans = [
-        e for e in entries if e.path not in wanted and not e.path.endswith(refs.MANIFEST_SUFFIX)
+        e for e in entries
+        if (ref := data_ref(e.path)) is not None and refs.manifest_path(*ref) not in present
     ]
-    extra = list(store.backend.list_files(TMP_DIR)) + list(store.backend.list_files(QUARANTINE_DIR))
-    return sorted(e.path for e in orphans + extra if e.mtime <= cutoff)
+    temps = [e for e in backend.list_files(TMP_DIR)
+             if e.path.count("/") == 1 and TMP_NAME.fullmatch(e.path[len(TMP_DIR) + 1:])]
+    quarantined = [e for e in backend.list_files(QUARANTINE_DIR) if _QUARANTINED.fullmatch(e.path)]
+    return sorted(e.path for e in orphans + temps + quarantined if e.mtime <= cutoff)
 
 
-def verify_all(store: Store, repair: bool) -> list[VerifyIssue]:
-    """Size and digest of every object; broken ones are quarantined when ``repair``."""
-    backend, issues = store.backend, []
+def verify_all(
+    backend: Backend, registry: Any, secret: Callable[[], bytes], repair: bool
+) -> list[VerifyIssue]:
+    """Every object read as a run would read it (manifest schema, codec, size, digest,
+    pickle tag); broken ones are quarantined when ``repair``."""
+    issues: list[VerifyIssue] = []
     paths = _manifest_paths(backend.list_files(refs.FORMAT_DIR))
-    for path, manifest in _read_manifests(backend, paths):
-        if manifest is None:
-            key, socket = refs.parse_manifest_path(path)  # type: ignore[misc]
+    for path, manifest, problem in _read_manifests(backend, paths):
+        key, socket = refs.parse_manifest_path(path)  # type: ignore[misc]
+        if manifest is not None:
+            problem = _verify_one(backend, registry, secret, manifest) or ""
+        if problem:
             if repair:
-                quarantine_manifest(backend, key, socket)
-            issues.append(VerifyIssue(key, socket, "malformed manifest", repair))
-            continue
-        problem = _verify_one(store, manifest)
-        if problem is not None:
-            if repair:
-                quarantine(backend, manifest, store._registry.named(manifest.codec).ext)
-            issues.append(VerifyIssue(manifest.key, manifest.socket, problem, repair))
+                quarantine(backend, key, socket, f"verify: {problem}")
+            issues.append(VerifyIssue(key, socket, problem, repair))
+    issues += _odd_entries(backend, repair)
     return issues
 
 
-def _verify_one(store: Store, m: Manifest) -> str | None:
+def _verify_one(backend: Backend, registry: Any, keyring: Callable[[], Any],
+                m: Manifest) -> str | None:
     try:
-        from storage.store import read_data
-
-        buf = read_data(store.backend, m, store._registry.named(m.codec), writable=False)
-    except FileNotFoundError:
-        return "data file is missing"
-    except (StorageError, ValueError) as err:
+        codec = codec_of(registry, m)
+        buf = checked_data(backend, m, codec, "always", writable=False)
+        if m.codec == "pickle":
+            return _pickle_problem(buf, keyring, m)
+    except Unreadable as err:
         return str(err)
-    if len(memoryview(buf)) != m.nbytes:
-        return f"data has {len(memoryview(buf))} bytes, manifest says {m.nbytes}"
-    if content_digest(buf) != m.content_digest:
-        return "content digest mismatch"
     return None
+
+
+def _pickle_problem(buf: Any, keyring: Callable[[], Any], m: Manifest) -> str | None:
+    """Why a stored pickle would be refused on read (its tag, checked, never unpickled)."""
+    from storage.codecs.pickled import signer, split
+
+    signed = split(buf)
+    if signed is None:
+        return "pickle has no authentication tag"
+    try:
+        if signer(signed, keyring(), m.key, m.socket) is None:
+            return "pickle authentication tag is wrong (tampered, or signed with another key)"
+    except StorageError as err:  # a key this process does not list, or no key at all
+        return str(err).split("; treated as a miss")[0]
+    return None
+
+
+def _odd_entries(backend: Backend, repair: bool) -> list[VerifyIssue]:
+    """Symlinks, directories and special files where the store expects its own files."""
+    if not backend.is_local:
+        return []
+    out = []
+    for path in backend.odd_entries(refs.FORMAT_DIR, (".json",)):  # type: ignore[attr-defined]
+        ref = refs.parse_manifest_path(path) or data_ref(path)
+        if repair:
+            with contextlib.suppress(*UNREADABLE_FILE, OSError):
+                backend.move(path, f"{QUARANTINE_DIR}/odd-{time.time_ns()}/entry")
+        key, socket = ref if ref is not None else ("", -1)
+        out.append(VerifyIssue(key, socket, "not a regular file", repair, path=path))
+    return out

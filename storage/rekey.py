@@ -22,6 +22,7 @@ from storage.codecs.pickled import Signed, sign, signer, split
 from storage.errors import UnknownKeyError
 from storage.inline import INLINE_LIMIT, SpillFile
 from storage.manifest import Manifest
+from storage.reading import read_data
 from storage.secret import key_id
 
 if TYPE_CHECKING:
@@ -55,8 +56,6 @@ def rekey(store: Store, *, dry_run: bool = False) -> RekeyReport:
 
 def _rekey_one(store: Store, m: Manifest, dry_run: bool) -> str:
     """``rekeyed``, ``current``, or why the object was left alone."""
-    from storage.store import read_data
-
     ring = store._secret()
     codec = store._registry.named(m.codec)
     try:

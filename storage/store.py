@@ -7,14 +7,21 @@ pickles to a few bytes and reopens its filesystem on a Ray worker.
 Policy: an object is ``(key, socket)``; its data is written first (temp +
 rename locally, a single upload on object stores) and its manifest last, so a
 reader sees a whole object or none. ``get`` checks size and blake3 digest
-(``verify="always"``, the default) or only size (``"never"``); a mismatch moves
-the object to ``quarantine/`` and raises ``CorruptObjectError``.
+(``verify="always"``, the default; ``$DIGESTFLOW_VERIFY`` sets the default of
+every store a process opens, workers included) or only size (``"never"``).
+
+Any object that exists but cannot be read, for any reason (malformed manifest,
+unknown codec, size or digest mismatch, refused pickle, a directory or an
+unreadable file where a file should be), is moved to ``quarantine/`` with the
+reason, logged once, and raised as ``CorruptObjectError``: a miss the runner
+recomputes. ``open_store`` checks the store's marker (``storage.marker``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import time
 import urllib.parse
@@ -23,39 +30,66 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from keys.errors import DigestflowError
 from storage import maintenance, refs
 from storage.access import AccessLog
 from storage.backends import ArrowBackend, Backend, LocalBackend
-from storage.codecs import CodecContext, CodecDeclined, HashingWriter, content_digest
+from storage.codecs import CodecContext, CodecDeclined, HashingWriter
 from storage.codecs import default_registry as _default_registry
-from storage.errors import CorruptObjectError, ObjectNotFound, StorageError, UnknownKeyError
-from storage.inline import INLINE_LIMIT, SpillFile, decode_inline
+from storage.errors import (
+    CorruptObjectError,
+    ObjectNotFound,
+    StorageError,
+    UnknownKeyError,
+    UntrustedPickleError,
+)
+from storage.inline import INLINE_LIMIT, SpillFile
 from storage.manifest import GcReport, Manifest, StoreStats, VerifyIssue
+from storage.marker import bump_epoch, ensure_store, read_epoch
+from storage.reading import (
+    UNREADABLE_FILE,
+    Unreadable,
+    checked_data,
+    clear_way,
+    codec_of,
+    parse_manifest,
+)
+from storage.reading import quarantine as _quarantine_object
 from storage.refs import Ref
+from storage.secret import ENV_VAR as ENV_SECRET
 from storage.secret import KeyInput, Keyring, as_keys, resolve_keyring
 
 ENV_STORE = "DIGESTFLOW_STORE"
+ENV_VERIFY = "DIGESTFLOW_VERIFY"
 DEFAULT_STORE = "./.digestflow"
 VERIFY_POLICIES = ("always", "never")
+log = logging.getLogger("digestflow.storage")
 
 
 def open_store(
     uri: str | os.PathLike[str] | None = None,
     *,
-    verify: str = "always",
+    verify: str | None = None,
     secret: KeyInput | None = None,
+    readonly: bool = False,
 ) -> Store:
-    """Open (creating lazily) the store at ``uri``: a path, ``file://``, or any URI
+    """Open the store at ``uri``: a path, ``file://``, or any URI
     ``pyarrow.fs.FileSystem.from_uri`` accepts. Default: ``$DIGESTFLOW_STORE`` or
     ``./.digestflow``. ``secret``: the pickle key, or a list of keys, current first
-    (default: this machine's, see ``storage.secret``)."""
+    (default: this machine's, see ``storage.secret``). A new or empty directory
+    becomes a store; anything that is not a store (a file, a foreign directory, a
+    bucket URI without a bucket), or is not writable unless ``readonly``, is
+    refused here with a ``StorageError``."""
     if uri is None:
         uri = os.environ.get(ENV_STORE) or DEFAULT_STORE
     uri = os.fspath(uri)
+    if not uri.strip():
+        raise StorageError("the store location is empty: give a directory or a URI "
+                           "(--store / DIGESTFLOW_STORE)")
     if "://" not in uri:
         uri = os.path.abspath(os.path.expanduser(uri))
-    return Store(uri, verify=verify, secret=secret)
+    store = Store(uri, verify=verify, secret=secret)
+    ensure_store(store.backend, _redact(uri), readonly=readonly)
+    return store
 
 
 def _make_backend(uri: str) -> Backend:
@@ -83,10 +117,13 @@ class Store:
     """A content-addressed store of task outputs. Create with ``open_store``."""
 
     def __init__(
-        self, uri: str, *, verify: str = "always", secret: KeyInput | None = None
+        self, uri: str, *, verify: str | None = None, secret: KeyInput | None = None
     ) -> None:
+        self._verify_arg = verify  # travels with a pickle; None: the worker's own env decides
+        verify = verify or os.environ.get(ENV_VERIFY) or "always"
         if verify not in VERIFY_POLICIES:
-            raise StorageError(f"verify must be one of {VERIFY_POLICIES}, got {verify!r}")
+            raise StorageError(f"verify must be one of {VERIFY_POLICIES} (from the verify "
+                               f"option or ${ENV_VERIFY}), got {verify!r}")
         self.uri = uri
         self.verify = verify
         self._explicit_secret = as_keys(secret) if secret else None
@@ -97,7 +134,7 @@ class Store:
 
     # -- pickling: only the URI and options travel ------------------------------------
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_reopen, (self.uri, self.verify, self._explicit_secret))
+        return (_reopen, (self.uri, self._verify_arg, self._explicit_secret))
 
     def __repr__(self) -> str:
         return f"Store({_redact(self.uri)!r})"
@@ -107,6 +144,10 @@ class Store:
         if self._backend is None:
             self._backend = _make_backend(self.uri)
         return self._backend
+
+    def epoch(self) -> str:
+        """A token that changes whenever objects are deleted (see ``storage.marker``)."""
+        return read_epoch(self.backend)
 
     @property
     def access_log(self) -> AccessLog:
@@ -127,6 +168,23 @@ class Store:
     def put(self, key: Any, socket: int, value: Any, *, task: str | None = None) -> Manifest:
         """Encode ``value`` and store it under ``(key, socket)``; return its manifest."""
         key, socket = refs.key_hex(key), refs.check_socket(socket)
+        try:
+            return self._put(key, socket, value, task)
+        except UNREADABLE_FILE as err:  # something not ours sits where the object goes
+            log.warning("object %s/%s in %r: %s in the way; moved to quarantine/",
+                        key, socket, self, type(err).__name__)
+            for path in (refs.manifest_path(key, socket), *self._data_paths(key, socket)):
+                clear_way(self.backend, path)
+            return self._put(key, socket, value, task)
+
+    def _data_paths(self, key: str, socket: int) -> list[str]:
+        """Entries named like this object's data that are not regular files (local only)."""
+        if not self.backend.is_local:
+            return []
+        odd = self.backend.odd_entries(refs.key_dir(key), ("",))  # type: ignore[attr-defined]
+        return [p for p in odd if p.rsplit("/", 1)[-1].startswith(f"{socket}.")]
+
+    def _put(self, key: str, socket: int, value: Any, task: str | None) -> Manifest:
         ctx = CodecContext(key, socket, self._secret)
         declined: frozenset[str] = frozenset()
         while True:
@@ -170,60 +228,64 @@ class Store:
         policy = self.verify if verify is None else verify
         if policy not in VERIFY_POLICIES:
             raise StorageError(f"verify must be one of {VERIFY_POLICIES}, got {policy!r}")
-        manifest, buf = self._load_checked(key, socket, policy)
-        codec = self._registry.named(manifest.codec)
+        manifest, codec, buf = self._load_checked(key, socket, policy)
         try:
             value = codec.decode(
                 buf, manifest.summary, CodecContext(key, socket, self._secret, device)
             )
-        except (CorruptObjectError, UnknownKeyError) as err:
-            self._quarantine(manifest, str(err))
-        except DigestflowError:
-            raise
-        except Exception as err:
+        except ImportError as err:  # this machine lacks the codec's library: not the object
             raise StorageError(
-                f"cannot decode object {key}/{socket} ({manifest.codec}): {err}"
+                f"cannot decode object {key}/{socket} ({manifest.codec}) here: {err}"
             ) from err
+        except Exception as err:  # refused pickle, corrupt encoding: unreadable, so a miss
+            self._quarantine(key, socket, _decode_problem(err), manifest)
         self.access_log.touch((key, socket))
         return value, manifest
 
-    def _load_checked(self, key: str, socket: int, policy: str) -> tuple[Manifest, Any]:
-        """Manifest and data buffer, checked; retried once if a writer replaced the object."""
+    def _load_checked(self, key: str, socket: int, policy: str) -> tuple[Manifest, Any, Any]:
+        """Manifest, codec and data buffer, checked; retried once if a writer replaced the
+        object meanwhile; else the object is quarantined (``CorruptObjectError``)."""
         for attempt in range(2):
             manifest = self.manifest(key, socket)
-            codec = self._registry.named(manifest.codec)
             try:
-                buf = read_data(self.backend, manifest, codec)
-            except FileNotFoundError:
-                problem = "its data file is missing"
-            except ValueError as err:
+                codec = codec_of(self._registry, manifest)
+                return manifest, codec, checked_data(self.backend, manifest, codec, policy)
+            except Unreadable as err:
                 problem = str(err)
-            else:
-                problem = _check(buf, manifest, policy)
-                if problem is None:
-                    return manifest, buf
-            if attempt == 0 and self.manifest(key, socket) != manifest:
+            if attempt == 0 and not self._unchanged(key, socket, manifest):
                 continue
-            self._quarantine(manifest, problem)
+            self._quarantine(key, socket, problem, manifest)
         raise AssertionError("unreachable")
 
+    def _unchanged(self, key: str, socket: int, manifest: Manifest) -> bool:
+        """Whether ``manifest`` is still the object's (no writer replaced it meanwhile)."""
+        try:
+            raw = self._raw_manifest(key, socket)
+            return raw is not None and parse_manifest(raw, key, socket) == manifest
+        except (OSError, Unreadable):
+            return False
+
+    def _raw_manifest(self, key: str, socket: int) -> bytes | None:
+        try:
+            return self.backend.read_bytes(refs.manifest_path(key, socket))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
     def manifest(self, key: Any, socket: int) -> Manifest:
-        """The manifest of ``(key, socket)``; raises ``ObjectNotFound``."""
+        """The manifest of ``(key, socket)``; raises ``ObjectNotFound``, or
+        ``CorruptObjectError`` after quarantining one that cannot be read."""
         key, socket = refs.key_hex(key), refs.check_socket(socket)
         try:
-            raw = self.backend.read_bytes(refs.manifest_path(key, socket))
-        except (FileNotFoundError, NotADirectoryError):
-            raise ObjectNotFound(f"no object {key}/{socket} in {self!r}") from None
+            raw = self._raw_manifest(key, socket)
+        except (OSError, ValueError) as err:  # a directory, no permission: unreadable
+            self._quarantine(key, socket, f"its manifest cannot be read ({type(err).__name__})")
+        if raw is None:
+            raise ObjectNotFound(f"no object {key}/{socket} in {self!r}")
         try:
-            manifest = Manifest.from_json(raw)
-            if manifest.ref != (key, socket):
-                raise StorageError(f"it names {manifest.key}/{manifest.socket}")
-        except StorageError as err:
-            where = maintenance.quarantine_manifest(self.backend, key, socket)
-            raise CorruptObjectError(
-                f"object {key}/{socket} has a bad manifest ({err}); moved to {where} - recompute it"
-            ) from err
-        return manifest
+            return parse_manifest(raw, key, socket)
+        except Unreadable as err:
+            self._quarantine(key, socket, str(err))
+        raise AssertionError("unreachable")
 
     def contains_many(self, refs_: Iterable[Any]) -> set[Ref]:
         """Which of ``refs_`` exist, as ``(hex, socket)``: one batch of stats/requests."""
@@ -231,14 +293,13 @@ class Store:
         return {paths[p] for p in self.backend.exists_many(paths)}
 
     def manifests_many(self, refs_: Iterable[Any]) -> dict[Ref, Manifest]:
-        """Manifests of those of ``refs_`` that exist, read concurrently on remote stores."""
+        """Manifests of those of ``refs_`` that exist and are valid (an invalid one is a
+        miss, moved aside when it is read), read concurrently on remote stores."""
         paths = {refs.manifest_path(*r): r for r in map(refs.check_ref, refs_)}
         out: dict[Ref, Manifest] = {}
         for path, raw in self.backend.read_many(paths).items():
-            with contextlib.suppress(StorageError):
-                manifest = Manifest.from_json(raw)
-                if manifest.ref == paths[path]:
-                    out[paths[path]] = manifest
+            with contextlib.suppress(Unreadable):
+                out[paths[path]] = parse_manifest(raw, *paths[path])
         return out
 
     def delete(self, key: Any, socket: int | None = None) -> None:
@@ -253,20 +314,23 @@ class Store:
         files.sort(key=lambda p: not p.endswith(refs.MANIFEST_SUFFIX))
         for path in files:
             self.backend.delete(path)
+        if files:
+            bump_epoch(self.backend)
 
     def iter_manifests(self) -> Iterator[Manifest]:
         """Every valid manifest in the store (order unspecified)."""
         return maintenance.iter_manifests(self.backend)
 
-    def _quarantine(self, manifest: Manifest, problem: str) -> None:
-        """Move the object aside (manifest first) and raise ``CorruptObjectError``."""
-        where = maintenance.quarantine(
-            self.backend, manifest, self._registry.named(manifest.codec).ext
-        )
-        raise CorruptObjectError(
-            f"object {manifest.key}/{manifest.socket} (task {manifest.task or '?'}, "
-            f"{manifest.codec}) is corrupt: {problem}; moved to {where} - recompute it"
-        )
+    def _quarantine(self, key: str, socket: int, problem: str, manifest: Manifest | None = None,
+                    *, raise_: bool = True) -> None:
+        """Move the object aside (manifest first), log it, raise ``CorruptObjectError``."""
+        where = _quarantine_object(self.backend, key, socket, problem)
+        what = "" if manifest is None else f" (task {manifest.task or '?'}, {manifest.codec})"
+        message = (f"object {key}/{socket}{what} in {self!r} is unreadable: {problem}; "
+                   f"moved to {where}; it will be recomputed")
+        log.warning(message)
+        if raise_:
+            raise CorruptObjectError(message)
 
     # -- maintenance ------------------------------------------------------------------
     def stats(self) -> StoreStats:
@@ -284,13 +348,17 @@ class Store:
         """Evict least recently used objects (never pinned or ``keep`` ones) until under
         ``max_bytes`` and/or unused for ``older_than`` seconds; remove temporaries and
         orphaned data older than ``temp_age`` seconds (0: all)."""
+        ensure_store(self.backend, _redact(self.uri))  # never clean what is not a store
         self.access_log.flush()
         protected = maintenance.expand_protected(self.pins().values(), keep)
-        return maintenance.gc(self, protected, max_bytes, older_than, dry_run, temp_age)
+        return maintenance.gc(self.backend, self._registry, protected, (max_bytes, older_than),
+                              dry_run, temp_age)
 
     def verify_all(self, repair: bool = False) -> list[VerifyIssue]:
-        """Check every object's size and digest; with ``repair``, quarantine bad ones."""
-        return maintenance.verify_all(self, repair)
+        """Read every object as a run would (manifest, codec, size, digest, pickle tag);
+        with ``repair``, quarantine each one that fails."""
+        ensure_store(self.backend, _redact(self.uri), readonly=not repair)
+        return maintenance.verify_all(self.backend, self._registry, self._secret, repair)
 
     def flush(self) -> None:
         """Write this process's access log now (it is otherwise written lazily)."""
@@ -313,9 +381,14 @@ class Store:
         files = [e.path for e in self.backend.list_files("pins") if e.path.endswith(".json")]
         out: dict[str, list[tuple[str, int | None]]] = {}
         for path, raw in self.backend.read_many(files).items():
-            out[path.rsplit("/", 1)[-1][: -len(".json")]] = [
-                (k, s) for k, s in json.loads(raw)["refs"]
-            ]
+            try:
+                out[path.rsplit("/", 1)[-1][: -len(".json")]] = [
+                    (refs.key_hex(k), None if s is None else refs.check_socket(s))
+                    for k, s in json.loads(raw)["refs"]
+                ]
+            except (ValueError, TypeError, KeyError, RecursionError, StorageError) as err:
+                raise StorageError(f"pin file {path} in {self!r} is malformed ({err}); gc "
+                                   "will not guess what it protects: fix or delete it") from None
         return out
 
     def put_doc(self, kind: str, name: str, obj: dict[str, Any]) -> None:
@@ -341,23 +414,16 @@ class Store:
         return sorted(n[: -len(".json")] for n in names if n.endswith(".json"))
 
 
-def read_data(backend: Any, manifest: Manifest, codec: Any, writable: bool | None = None) -> Any:
-    """The object's bytes: from its manifest when inline, else mapped from its data file."""
-    writable = codec.writable if writable is None else writable
-    if manifest.inline is not None:
-        return decode_inline(manifest.inline, writable)
-    return backend.map(refs.data_path(manifest.key, manifest.socket, codec.ext), writable)
-
-
-def _reopen(uri: str, verify: str, secret: tuple[bytes, ...] | None) -> Store:
+def _reopen(uri: str, verify: str | None, secret: tuple[bytes, ...] | None) -> Store:
     """Unpickling: a fresh Store (its filesystem is reopened on first use)."""
     return Store(uri, verify=verify, secret=secret)
 
 
-def _check(buf: Any, manifest: Manifest, policy: str) -> str | None:
-    size = len(memoryview(buf))
-    if size != manifest.nbytes:
-        return f"it has {size} bytes, its manifest says {manifest.nbytes}"
-    if policy == "always" and content_digest(buf) != manifest.content_digest:
-        return "its content digest does not match its manifest"
-    return None
+def _decode_problem(err: Exception) -> str:
+    if isinstance(err, UnknownKeyError):
+        return str(err)  # it says which key and what to do
+    if isinstance(err, UntrustedPickleError):
+        why = str(err).split(". Unpickling")[0]
+        return (f"{why} (if several machines share this store, set {ENV_SECRET} to the "
+                "same value on all of them)")
+    return f"it cannot be decoded ({type(err).__name__}: {err})"

@@ -42,7 +42,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--dry-run", action="store_true", help="only report what would go")
     add_common(p)
     p.set_defaults(handler=gc)
-    p = sub.add_parser("verify", help="check every object's size and digest")
+    p = sub.add_parser("verify", help="read every object as a run would and report the broken",
+                       description="Check every object as a run reads it: manifest (schema), "
+                       "codec, size, content digest and pickle authentication tag. Broken "
+                       "objects are misses a run recomputes; --repair moves them to "
+                       "quarantine/ now.")
     p.add_argument("--repair", action="store_true", help="quarantine broken objects")
     p.add_argument("--rekey", action="store_true",
                    help="instead: re-sign pickles signed with an older listed key under the "
@@ -58,7 +62,7 @@ def _usage(d: dict[str, Any]) -> dict[str, dict[str, int]]:
 def stats(args: argparse.Namespace) -> int:
     from runner.records import RUNS
 
-    store = open_store_arg(args)
+    store = open_store_arg(args, readonly=True)
     st = store.stats()
     data = {"store": store.uri, "objects": st.objects, "bytes": st.bytes,
             "by_codec": _usage(st.by_codec), "by_task": _usage(st.by_task),
@@ -74,7 +78,7 @@ def stats(args: argparse.Namespace) -> int:
 
 
 def ls(args: argparse.Namespace) -> int:
-    store = open_store_arg(args)
+    store = open_store_arg(args, readonly=True)
     found = sorted((m for m in store.iter_manifests() if not args.task or m.task == args.task),
                    key=lambda m: (m.created, m.key, m.socket))
     if args.json:
@@ -107,7 +111,7 @@ def resolve_key(store: Any, prefix: str) -> tuple[str, list[Any]]:
 def show(args: argparse.Namespace) -> int:
     from runner.records import RunHistory
 
-    store = open_store_arg(args)
+    store = open_store_arg(args, readonly=True)
     key, manifests = resolve_key(store, args.key)
     history = RunHistory(store)
     producer = history.producers({key}).get(key)
@@ -174,17 +178,18 @@ def gc(args: argparse.Namespace) -> int:
 
 
 def verify(args: argparse.Namespace) -> int:
-    store = open_store_arg(args)
+    store = open_store_arg(args, readonly=not (args.repair or args.rekey))
     if args.rekey:
         return rekey(store, args.json)
     issues = store.verify_all(repair=args.repair)
     if args.json:
         print_json([{"key": i.key, "socket": i.socket, "problem": i.problem,
-                     "repaired": i.repaired} for i in issues])
+                     "repaired": i.repaired, "path": i.path} for i in issues])
     else:
         for i in issues:
             state = "quarantined" if i.repaired else "broken"
-            print(f"{state} {i.key[:16]}:{i.socket}: {i.problem}")
+            where = i.path if i.path else f"{i.key[:16]}:{i.socket}"
+            print(f"{state} {where}: {i.problem}")
         print(f"{len(issues)} problem(s)" + ("" if args.repair or not issues
                                              else "; run with --repair to quarantine them"))
     return 1 if issues and not args.repair else 0

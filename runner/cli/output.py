@@ -27,10 +27,11 @@ def add_common(p: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
         p.add_argument("--json", action="store_true", help="print JSON for scripts")
 
 
-def open_store_arg(args: argparse.Namespace) -> Any:
+def open_store_arg(args: argparse.Namespace, *, readonly: bool = False) -> Any:
+    """The --store store, checked (a store, writable unless ``readonly``) before anything."""
     from storage import open_store
 
-    return open_store(args.store)
+    return open_store(args.store, readonly=readonly)
 
 
 def print_json(obj: Any) -> None:
