@@ -11,6 +11,16 @@ Leases live in memory, so a restarted actor has none. Their holders re-assert
 them at their next renewal (every TTL/3); until then (half a TTL after the
 restart) the actor grants no new lease, answering ``RESTARTING``: the asker
 waits and asks again, instead of computing a key a live holder computes.
+
+Deletions: whatever deletes from the store (``gc``, ``verify --repair``,
+``delete``, a quarantine on read) changes the store's epoch token; the actor
+reads it on each lookup and acquire and drops everything it cached when it
+changed, so it never answers "exists" for an object that was deleted.
+
+Failure: ``RayIndex`` survives its actor. An actor killed restartably comes
+back by itself (empty, rebuilt from the store); one killed for good is
+created again; if that fails too the run continues with the store itself as
+its index (``StoreIndex``). No Ray exception from the index reaches ``run``.
 """
 
 from __future__ import annotations
@@ -23,9 +33,9 @@ from typing import Any
 import blake3
 import ray
 
-from runner.index import STORED
+from runner.index import STORED, StoreIndex
 
-INDEX_VERSION = "3"  # 3: acquire(renew, reuse); no new leases just after a restart
+INDEX_VERSION = "4"  # 4: forgets what was deleted when the store's epoch changes
 NAMESPACE = "digestflow"
 
 Ref = tuple[str, int]
@@ -45,9 +55,19 @@ class IndexActor:
         self.leases: dict[str, tuple[str, float]] = {}
         self.stored: set[str] = set()  # keys with a recorded output: leased again only to refresh
         self.calls = 0
+        self.epoch = self.store.epoch()
+
+    def _sync(self) -> None:
+        """Forget everything cached if something was deleted from the store since."""
+        epoch = self.store.epoch()
+        if epoch != self.epoch:
+            self.entries.clear()
+            self.stored.clear()
+            self.epoch = epoch
 
     def lookup(self, refs: Sequence[Ref]) -> dict[Ref, dict[str, Any]]:
         self.calls += 1
+        self._sync()
         found = {ref: self.entries[ref] for ref in refs if ref in self.entries}
         misses = [ref for ref in refs if ref not in found]
         if misses:
@@ -81,6 +101,7 @@ class IndexActor:
         granted even in the grace period after a restart.
         """
         self.calls += 1
+        self._sync()
         now = time.time()
         grace = self.reborn and not renew and now < self.born + ttl / 2
         out = {}
@@ -137,30 +158,61 @@ def get_index_actor(store_uri: str) -> Any:
 
 
 class RayIndex:
-    """The runner's Index protocol over the actor: one actor call per batch."""
+    """The runner's Index protocol over the actor: one actor call per batch.
+
+    A dead actor is created again once; after that the store is the index."""
 
     shares_leases = True
 
     def __init__(self, store_uri: str) -> None:
-        self.actor = get_index_actor(store_uri)
+        self.store_uri = store_uri
+        self.actor: Any = None
+        self.fallback: StoreIndex | None = None
         self.lookups = 0
+        self._recreate()
+
+    async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the actor; on its death recreate it once, then fall back to the store."""
+        for attempt in range(2):
+            if self.fallback is not None:
+                break
+            try:
+                return await getattr(self.actor, method).remote(*args, **kwargs)
+            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnschedulableError):
+                if attempt == 0:
+                    self._recreate()
+        return await getattr(self._fall_back(), method)(*args, **kwargs)
+
+    def _recreate(self) -> None:
+        try:
+            self.actor = get_index_actor(self.store_uri)
+        except (ray.exceptions.RayError, ValueError):
+            self._fall_back()
+
+    def _fall_back(self) -> StoreIndex:
+        if self.fallback is None:
+            from storage import open_store
+
+            self.fallback = StoreIndex(open_store(self.store_uri))
+        return self.fallback
 
     async def lookup(self, refs: Sequence[Ref]) -> dict[Ref, Any]:
         from storage import Manifest
 
         self.lookups += 1
-        found = await self.actor.lookup.remote(list(refs))
-        return {tuple(ref): Manifest.from_dict(m) for ref, m in found.items()}
+        found = await self._call("lookup", list(refs))
+        return {tuple(ref): m if isinstance(m, Manifest) else Manifest.from_dict(m)
+                for ref, m in found.items()}
 
     async def record(self, manifests: Sequence[dict[str, Any]]) -> None:
-        await self.actor.record.remote(list(manifests))
+        await self._call("record", list(manifests))
 
     async def forget(self, refs: Sequence[Ref]) -> None:
-        await self.actor.forget.remote(list(refs))
+        await self._call("forget", list(refs))
 
     async def acquire(self, keys: Sequence[str], owner: str, ttl: float, *,
                       renew: bool = False, reuse: bool = True) -> dict[str, str]:
-        return await self.actor.acquire.remote(list(keys), owner, ttl, renew, reuse)
+        return await self._call("acquire", list(keys), owner, ttl, renew=renew, reuse=reuse)
 
     async def release(self, keys: Sequence[str], owner: str) -> None:
-        await self.actor.release.remote(list(keys), owner)
+        await self._call("release", list(keys), owner)

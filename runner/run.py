@@ -187,7 +187,7 @@ async def _rounds(ctx: _RunContext, execu: Executor, index: Any, store: Any,
             failed |= {nid for nid, state in done.state.items() if state == "failed"}
             if done.stale:
                 stale_rounds += 1
-                await index.forget(done.stale)
+                await index.forget(_recheck(refs, done.stale))
                 continue
             if waiting:
                 continue  # another driver computed part of it: plan again
@@ -196,12 +196,19 @@ async def _rounds(ctx: _RunContext, execu: Executor, index: Any, store: Any,
                 _mark_duplicates(ctx, plan)
                 return values
             stale_rounds += 1
-            await index.forget(stale)
+            await index.forget(_recheck(refs, stale))
     finally:
         await leases.close()
     raise RunError(f"cached objects kept vanishing after {_MAX_ROUNDS} rounds; "
                    "is another process deleting from the store?",
                    Result(values=None, report=ctx.report(order)))
+
+
+def _recheck(refs: list[tuple[str, int]], stale: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The stale refs plus every ref the graph could be served from: the index forgets
+    them all, so the next round's lookup re-checks each against the store (N vanished
+    objects cost one extra round, not N)."""
+    return list(dict.fromkeys([*stale, *refs]))
 
 
 def _mark_cached(ctx: _RunContext, plan: Plan) -> None:
