@@ -1,9 +1,12 @@
 """JSON forms of a graph: our own round-trip format and ComfyUI API prompts.
 
 Both use the ComfyUI node shape ``{"id": {"class_type": ..., "inputs": {...}}}``
-where a 2-element ``[node_id, socket]`` list is a link. Our format escapes
-literals that JSON would blur (tuples, 2-lists that look like links, non-str
-dict keys are refused) so ``from_dict(to_dict(g))`` gives the same keys.
+where a ``[node_id, socket]`` list (a string and an int >= 0) is a link; a
+list that is almost a link is an error (see ``runner.prompt_schema``, which
+also holds the JSON Schema both are checked against before loading). Our
+format escapes literals that JSON would blur (tuples, 2-lists that look like
+links, non-str dict keys are refused) so ``from_dict(to_dict(g))`` gives the
+same keys. Every problem is a ``ValidationError`` naming the node and input.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from runner.errors import ValidationError
 from runner.graph import Graph, GraphNode, Link
+from runner.prompt_schema import GRAPH_SCHEMA, PROMPT_SCHEMA, check_schema, link_or_value
 from runner.task import Task
 
 FORMAT = "digestflow.graph/1"
@@ -35,17 +39,20 @@ def graph_to_dict(graph: Graph) -> dict[str, Any]:
 
 
 def graph_from_dict(data: Mapping[str, Any], registry: Any) -> Graph:
-    if data.get("format") != FORMAT:
+    if not isinstance(data, Mapping) or data.get("format") != FORMAT:
+        found = data.get("format") if isinstance(data, Mapping) else type(data).__name__
         raise ValidationError(
-            f"not a digestflow graph (format {data.get('format')!r}, expected {FORMAT!r}); "
+            f"not a digestflow graph (format {found!r}, expected {FORMAT!r}); "
             "for a ComfyUI prompt use Graph.from_prompt"
         )
+    check_schema(data, GRAPH_SCHEMA, "graph")
     return _load_nodes(data["nodes"], registry, escaped=True)
 
 
 def graph_from_prompt(prompt: Mapping[str, Any], registry: Any) -> Graph:
-    if "prompt" in prompt and isinstance(prompt["prompt"], Mapping):
+    if isinstance(prompt, Mapping) and isinstance(prompt.get("prompt"), Mapping):
         prompt = prompt["prompt"]
+    check_schema(prompt, PROMPT_SCHEMA, "prompt")
     return _load_nodes(prompt, registry, escaped=False)
 
 
@@ -82,7 +89,7 @@ def _load_nodes(nodes: Mapping[str, Any], registry: Any, *, escaped: bool) -> Gr
             )
         task = tasks[class_type]
         inputs = {
-            name: _input_from_json(value, escaped)
+            name: _input_from_json(node_id, name, value, nodes, escaped)
             for name, value in (spec.get("inputs") or {}).items()
         }
         inputs = _with_defaults(task, inputs)
@@ -100,16 +107,22 @@ def _with_defaults(task: Task, inputs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _input_from_json(value: Any, escaped: bool) -> Any:
-    if (
-        isinstance(value, list)
-        and len(value) == 2
-        and isinstance(value[0], (str, int))
-        and isinstance(value[1], int)
-        and not isinstance(value[1], bool)
-    ):
-        return Link(str(value[0]), value[1])
-    return _literal_from_json(value) if escaped else value
+def _input_from_json(
+    node_id: str, name: str, value: Any, nodes: Mapping[str, Any], escaped: bool
+) -> Any:
+    link = link_or_value(node_id, name, value, nodes)
+    if link is not None:
+        return Link(*link)
+    if not escaped:
+        return value
+    try:
+        return _literal_from_json(value)
+    except (TypeError, ValueError, AttributeError, RecursionError) as err:
+        raise ValidationError(
+            f"input {name!r} of node {node_id!r} has a malformed escaped literal ({err}); "
+            'expected {"$tuple": [...]}, {"$list": [...]}, {"$float": "nan"|"inf"|"-inf"} '
+            'or {"$dict": {...}}'
+        ) from None
 
 
 def _literal_to_json(node: GraphNode, name: str, value: Any) -> Any:
@@ -140,11 +153,15 @@ def _literal_from_json(value: Any) -> Any:
     if isinstance(value, dict):
         if len(value) == 1:
             (tag, inner), = value.items()
+            if tag in ("$tuple", "$list") and not isinstance(inner, list):
+                raise TypeError(f"{tag} takes a list, got {type(inner).__name__}")
             if tag == "$tuple":
                 return tuple(_literal_from_json(v) for v in inner)
             if tag == "$list":
                 return [_literal_from_json(v) for v in inner]
             if tag == "$float":
+                if not isinstance(inner, str):
+                    raise TypeError(f"$float takes a string, got {type(inner).__name__}")
                 return float(inner)
             if tag == "$dict":
                 return {k: _literal_from_json(v) for k, v in inner.items()}
