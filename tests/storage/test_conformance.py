@@ -303,8 +303,8 @@ def test_tampered_pickle_is_refused(store: Store) -> None:
     raw = bytearray(_raw(store, key(16), 0))
     raw[-3] ^= 0x01  # digest fixed too: integrity passes, authenticity must not
     _overwrite_data(store, key(16), 0, bytes(raw), fix_digest=True)
-    assert [i.problem.split(":")[0] for i in store.verify_all()] == [
-        f"refusing to unpickle object {key(16)}/0"]
+    assert [i.problem for i in store.verify_all()] == [
+        "pickle authentication tag is wrong (tampered, or signed with another key)"]
     with pytest.raises(CorruptObjectError, match="DIGESTFLOW_SECRET"):  # a miss, moved aside
         store.get(key(16), 0)
     with pytest.raises(ObjectNotFound):
