@@ -28,7 +28,8 @@ MARKER = "digestflow-store.json"
 EPOCH_FILE = "epoch"
 LAYOUT_VERSION = 1
 OWN_TOP_NAMES = frozenset({
-    "v1", "tmp", "quarantine", "access", "pins", "docs", "secret.key", MARKER, EPOCH_FILE,
+    "v1", "tmp", "quarantine", "access", "pins", "docs", "locks", "secret.key", MARKER,
+    EPOCH_FILE,
 })
 _MAX_MARKER = 4096
 _checked: set[tuple[str, str]] = set()  # (uri, mode) already checked in this process
