@@ -118,7 +118,7 @@ def test_a_manifest_with_a_wrongly_typed_field_is_a_miss(local_store: Store, fie
                                                          value: Any) -> None:
     bad = {**_fixture(MANIFEST_FORMAT, "small"), field: value}
     local_store.backend.write_bytes(manifest_path("a" * 64, 0), json.dumps(bad).encode())
-    with pytest.raises(CorruptObjectError, match="bad manifest"):
+    with pytest.raises(CorruptObjectError, match="malformed manifest"):
         local_store.get("a" * 64, 0)
     with pytest.raises(ObjectNotFound):
         local_store.get("a" * 64, 0)
