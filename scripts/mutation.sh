@@ -81,10 +81,10 @@ groups=("$@")
 for g in "${groups[@]}"; do
     [ -n "${FILES[$g]:-}" ] || { echo "unknown group $g (keys, runner, storage)" >&2; exit 2; }
 done
+echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' + local changes'), $(date -u +%F)"
 done_groups=()
 for g in "${groups[@]}"; do
     run_group "$g" && done_groups+=("$g")
 done
-echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' + local changes'), $(date -u +%F)"
 [ ${#done_groups[@]} -gt 0 ] && print_table "${done_groups[@]}"
 [ ${#done_groups[@]} -eq ${#groups[@]} ]
