@@ -55,6 +55,7 @@ def test_changed_literal_reruns_exactly_descendants(executor, store_uri, runlog)
     assert result.values == (10 + 2) + 10
     assert runlog.take() == ["a", "c", "d", "e"]
     assert result.status("source-2") == "cached"
+    assert result.by_id()["source-2"].bytes > 0, "a cached node reports what it was served from"
 
     result = run(diamond(k=5), store=store_uri, executor=executor)
     assert runlog.take() == ["d", "e"]

@@ -56,7 +56,7 @@ def test_prompt_dangling_link_and_bad_socket():
         "2": {"class_type": "Combine", "inputs": {"label": "a", "parts[0]": ["1", 3]}},
     }
     with pytest.raises(ValidationError, match=r"reads output 3 of node '1' \(task source\), "
-                                              r"which has 1 output\(s\)"):
+                                              r"which has 1 output\(s\) \(sockets 0\.\.0\)"):
         sign(Graph.from_prompt(bad_socket, REGISTRY))
 
 
