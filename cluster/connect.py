@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import ray
 
+from runner.background import in_background
+
 log = logging.getLogger("digestflow")
 
 FORWARDED_ENV = ("DIGESTFLOW_STORE", "DIGESTFLOW_VERIFY")
@@ -32,9 +34,30 @@ class Connection:
 _STARTED_HERE = False
 
 
+class _ReportedFailures(logging.Filter):
+    """Drops Ray's "Unhandled error" log of a node failure digestflow reports itself.
+
+    A failed node's output refs (and its skipped descendants') are never
+    fetched, so Ray logs each one's traceback when it is freed. Errors that
+    did not come out of a digestflow node pass through untouched.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        return not (text.startswith("Unhandled error") and "NodeFailed: node " in text)
+
+
+def quiet_reported_failures() -> None:
+    """Install the filter on Ray's worker logger (once)."""
+    ray_log = logging.getLogger("ray._private.worker")
+    if not any(isinstance(f, _ReportedFailures) for f in ray_log.filters):
+        ray_log.addFilter(_ReportedFailures())
+
+
 def ensure_ray(address: str | None = None) -> Connection:
     """Connect once per process; later runs reuse the connection."""
     global _STARTED_HERE
+    quiet_reported_failures()
     if ray.is_initialized():
         return Connection(embedded=_STARTED_HERE, address=_gcs_address())
     target = address or os.environ.get("RAY_ADDRESS")
@@ -45,8 +68,10 @@ def ensure_ray(address: str | None = None) -> Connection:
     if target:
         ray.init(address=target, runtime_env=runtime_env, log_to_driver=True)
         return Connection(embedded=False, address=_gcs_address())
-    ray.init(address="local", runtime_env=runtime_env, include_dashboard=False,
-             configure_logging=False)
+    # Ray's processes die with the *thread* that spawns them (PR_SET_PDEATHSIG):
+    # start them from the main thread or the process-long background thread.
+    in_background(lambda: ray.init(address="local", runtime_env=runtime_env,
+                                   include_dashboard=False, configure_logging=False))
     _STARTED_HERE = True
     log.info("digestflow: started an embedded local Ray cluster")
     return Connection(embedded=True, address=_gcs_address())

@@ -9,12 +9,12 @@ object that turns out missing or corrupt triggers another planning round
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from keys.errors import DigestflowError
 from runner.dispatch import Dispatched, dispatch
 from runner.errors import RunError, ValidationError
 from runner.events import EventHandler, NodeEvent
@@ -38,25 +38,16 @@ def sign(targets: Any) -> dict[str, Any]:
 
 
 def run(targets: Any, **options: Any) -> Result:
-    """Run ``targets`` (see ``run_async`` for the options) and wait for the Result."""
+    """Run ``targets`` (see ``run_async`` for the options) and wait for the Result.
+
+    Safe anywhere: a script, a thread, inside a running event loop (Jupyter).
+    """
+    from runner.background import run_coroutine
+
     try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(run_async(targets, **options))
-    box: dict[str, Any] = {}  # called from inside an event loop (e.g. Jupyter)
-
-    def target() -> None:
-        try:
-            box["result"] = asyncio.run(run_async(targets, **options))
-        except BaseException as err:  # re-raised in the caller's thread
-            box["error"] = err
-
-    thread = threading.Thread(target=target, name="digestflow-run")
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box["result"]
+        return run_coroutine(lambda: run_async(targets, **options))
+    except DigestflowError as err:  # its message says it all: no frames of ours above it
+        raise err.with_traceback(None) from err.__cause__
 
 
 async def run_async(

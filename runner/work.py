@@ -14,13 +14,13 @@ import concurrent.futures
 import inspect
 import os
 import time
-import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from runner.node import call_arguments
 from runner.task import Task
+from runner.tracebacks import user_traceback
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,7 +95,7 @@ def error_info(err: BaseException) -> ErrorInfo:
     return ErrorInfo(
         type=type(err).__name__,
         message=str(err),
-        traceback="".join(traceback.format_exception(type(err), err, err.__traceback__)),
+        traceback=user_traceback(err),
     )
 
 
