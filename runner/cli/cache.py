@@ -16,6 +16,7 @@ from runner.cli.output import (
     when,
 )
 from runner.errors import ValidationError
+from runner.peek import NOT_JSON, as_json, describe
 from runner.records import prune_runs
 
 
@@ -27,8 +28,14 @@ def add_parser(sub: Any) -> None:
     add_common(p)
     p.add_argument("--task", help="only objects written by this task name")
     p.set_defaults(handler=ls)
-    p = sub.add_parser("show", help="one key: manifests, recipe and the run that produced it")
+    p = sub.add_parser("show", help="one key: manifests, recipe and the run that produced it",
+                       description="Describe one stored key: each output's codec, size and "
+                       "digest, the recipe it was signed from and the run that produced it; "
+                       "with --value, the stored values too.")
     p.add_argument("key", help="a key or a unique key prefix (hex)")
+    p.add_argument("--value", action="store_true",
+                   help="also print each output's value: in full when small, else a summary "
+                   "(a table's schema and first rows, an array's shape, dtype, min/mean/max)")
     add_common(p)
     p.set_defaults(handler=show)
     p = sub.add_parser("gc", help="evict least recently used objects down to a size",
@@ -123,15 +130,21 @@ def show(args: argparse.Namespace) -> int:
             "run": None if producer is None else {
                 "run_id": producer.run_id, "started": producer.started,
                 "node": node["id"] if node else None}}
+    values = _values(store, key, manifests) if args.value else None
     if args.json:
+        if values is not None:
+            data["values"] = [_value_json(v) for v in values]
         print_json(data)
         return 0
     print(f"key {key}")
+    shown = dict(values or ())
     for m in manifests:
         print(f"  output {m.socket}: {m.codec}, {human_bytes(m.nbytes)}, task {m.task}, "
               f"created {when(m.created)}, digest {m.content_digest[:16]}…")
         if m.summary:
-            print(f"    {m.summary}")
+            print("    " + ", ".join(f"{k} {v}" for k, v in m.summary.items() if k != "schema"))
+        if m.socket in shown:
+            print("    value: " + describe(shown[m.socket]).replace("\n", "\n      "))
     if producer is not None:
         print(f"produced by run {producer.run_id} ({when(producer.started)}), node "
               f"{data['run']['node']}")
@@ -139,7 +152,20 @@ def show(args: argparse.Namespace) -> int:
         print("produced by: no run record names it")
     if recipe is not None:
         print(_recipe_text(recipe))
+    if values is None:
+        print("(--value prints the stored values)")
     return 0
+
+
+def _values(store: Any, key: str, manifests: list[Any]) -> list[tuple[int, Any]]:
+    return [(m.socket, store.get(key, m.socket)) for m in manifests]
+
+
+def _value_json(item: tuple[int, Any]) -> dict[str, Any]:
+    socket, value = item
+    shown = as_json(value)
+    return ({"socket": socket, "summary": describe(value)} if shown is NOT_JSON
+            else {"socket": socket, "value": shown})
 
 
 def _recipe_text(recipe: dict[str, Any]) -> str:

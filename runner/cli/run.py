@@ -32,6 +32,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 def handle(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from runner.cli.values import print_values, shown_values
     from runner.progress import Progress
     from runner.run import run
     from runner.summary import render_failures, render_summary
@@ -42,18 +43,21 @@ def handle(args: argparse.Namespace) -> int:
     result = run(targets, store=args.store, address=args.address, cache=args.cache,
                  executor=args.executor, raise_on_error=False, progress=progress)
     errors = Console(stderr=True)
+    shown = shown_values(targets, result)
     if args.json:
-        _print_json(result)
+        _print_json(result, shown)
     if quiet:
         render_failures([r for r in result.report if r.status == "failed"], errors)
     else:
         render_summary(result, Console(), errors=errors)
+        print_values(shown)
     return 1 if result.failed else 0
 
 
-def _print_json(result: Any) -> None:
+def _print_json(result: Any, shown: list[Any]) -> None:
     from runner.cli.output import print_json
     from runner.summary import summarize
 
     print_json({"run_id": result.run_id, "summary": summarize(result).to_dict(),
+                "values": [s.to_dict() for s in shown],
                 "nodes": [r.to_dict() for r in result.report]})
