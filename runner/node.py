@@ -51,8 +51,11 @@ class Node:
         try:
             bound = task.signature.bind(*args, **kwargs)
         except TypeError as err:
+            from runner.hints import bind_problem
+
             raise ValidationError(
-                f"task {task.name!r} bound at {where}: {err}; "
+                f"task {task.name!r} bound at {where}: "
+                f"{bind_problem(task.signature, kwargs, str(err))}; "
                 f"expected {task.name}{task.signature}"
             ) from None
         bound.apply_defaults()

@@ -83,6 +83,9 @@ class Task:
         return task_identity(self.fn, self.opts.version)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from runner.hints import check_direct_call
+
+        check_direct_call(self, args, kwargs)  # a forgotten .bind: say so, don't run on nodes
         return self.fn(*args, **kwargs)
 
     def options(self, **changes: Any) -> Task:
