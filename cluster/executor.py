@@ -87,8 +87,9 @@ class RayExecutor:
                 literal[name] = value
         spec = {"node_id": job.node_id, "key": job.key, "write": job.write,
                 "inputs": literal, "upstream": names}
-        remote = self._remote(job.task)
-        out = remote.remote(spec, *refs)
+        remote, opts = self._remote(job.task)
+        # named per node in Ray's dashboard and state API: "train-1 (train)"
+        out = remote.options(name=f"{job.node_id} ({job.task.name})", **opts).remote(spec, *refs)
         outcome_ref, outputs = out[0], list(out[1:])
         return Submission(outputs=outputs, outcome=_outcome_future(outcome_ref, job.node_id))
 
@@ -104,25 +105,26 @@ class RayExecutor:
     async def close(self) -> None:
         self.store = None
 
-    def _remote(self, task: Task) -> Any:
-        """The task's Ray remote function, exported once per process (not once per run).
+    def _remote(self, task: Task) -> tuple[Any, dict[str, Any]]:
+        """The task's Ray remote function, exported once per process (not once per run),
+        and the options each submission passes with its node's name.
 
         Keyed by the store's pickled form and the option overrides; the
         per-run dict only saves recomputing that key for every submission.
         """
-        remote = self._remotes.get(id(task))
-        if remote is None:
-            opts = {**task.opts.ray_options(), **self._overrides.get(task.name, {})}
+        found = self._remotes.get(id(task))
+        if found is None:
+            opts = {**task.opts.ray_options(), **self._overrides.get(task.name, {}),
+                    "num_returns": task.num_returns + 1}
             variant = (pickle.dumps(self.store), repr(sorted(opts.items())))
             per_task = _EXPORTED.setdefault(task, {})
             remote = per_task.get(variant)
             if remote is None:
-                remote = ray.remote(_bound(task, self.store)).options(
-                    name=task.name, num_returns=task.num_returns + 1, **opts
-                )
+                remote = ray.remote(_bound(task, self.store))
+                remote.options(name=task.name, **opts)  # invalid options fail here, once
                 per_task[variant] = remote
-            self._remotes[id(task)] = remote
-        return remote
+            found = self._remotes[id(task)] = (remote, opts)
+        return found
 
 
 def _bound(task: Task, store: Any) -> Any:

@@ -10,7 +10,10 @@ from runner.graph import Graph, Link
 from runner.node import Node, Output
 from runner.result import NodeReport, Result
 from runner.run import run, run_async, sign
+from runner.signatures import document_api
 from runner.task import Task, task
+
+document_api()  # help(run) and help(task) show the real options
 
 __all__ = [
     "ExecutionError",
@@ -33,3 +36,8 @@ __all__ = [
     "sign",
     "task",
 ]
+
+
+def __dir__() -> list[str]:
+    """Only the public API: submodules imported along the way are not part of it."""
+    return sorted(__all__)

@@ -71,9 +71,12 @@ class Result:
         return dict(Counter(r.status for r in self.report))
 
     def summary(self) -> str:
-        """One line: ``12 nodes: 3 executed, 9 cached, 0 failed in 1.23 s``."""
+        """One line: ``12 nodes: 3 executed, 9 cached, 0 failed, 0 skipped in 1.23 s``;
+        nodes the targets did not need are counted too, so the parts add up."""
         c = self.counts()
         parts = [f"{c.get(s, 0)} {s}" for s in ("executed", "cached", "failed", "skipped")]
+        if c.get("unneeded"):
+            parts.append(f"{c['unneeded']} not needed")
         written = sum(r.bytes for r in self.report if r.status == "executed")
         return (
             f"{len(self.report)} nodes: {', '.join(parts)} in "

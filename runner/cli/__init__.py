@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from keys.errors import DigestflowError
 
 # Subcommand modules, in --help order. Each defines add_parser(subparsers).
-COMMANDS = ("run", "submit", "runs", "explain", "graph", "cache")
+COMMANDS = ("run", "submit", "logs", "runs", "explain", "graph", "cache", "pins", "index")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,9 +29,23 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
     except DigestflowError as err:
         print(f"digestflow {args.command}: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `digestflow runs | head`: the reader has what it wanted
+        _silence_stdout()
+        return 141  # as if killed by SIGPIPE, like other Unix tools
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so Python's exit-time flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (captured): nothing to flush
+        pass

@@ -21,10 +21,14 @@ from runner.records import prune_runs
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("stats", help="objects and bytes in the store, by codec and task")
+    p = sub.add_parser("stats", help="objects and bytes in the store, by codec and task",
+                       description="Count the store's objects and bytes, in total, by codec "
+                       "and by the task that wrote them, and its recorded runs.")
     add_common(p)
     p.set_defaults(handler=stats)
-    p = sub.add_parser("ls", help="list stored objects")
+    p = sub.add_parser("ls", help="list stored objects",
+                       description="List every stored output, oldest first: key prefix, "
+                       "socket, task, codec, size and when it was written.")
     add_common(p)
     p.add_argument("--task", help="only objects written by this task name")
     p.set_defaults(handler=ls)
@@ -39,7 +43,8 @@ def add_parser(sub: Any) -> None:
     add_common(p)
     p.set_defaults(handler=show)
     p = sub.add_parser("gc", help="evict least recently used objects down to a size",
-                       description="Evict least recently used objects (never pinned ones) "
+                       description="Evict least recently used objects (never those pinned "
+                       "with `digestflow pin`) "
                        "until the store holds at most --max-bytes, and/or those unused for "
                        "--older-than; also removes stale temporaries.")
     p.add_argument("--max-bytes", type=parse_size, help="target size, e.g. 50G, 500Mi")

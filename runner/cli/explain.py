@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from runner.cli.loader import add_target_arguments, load_targets
-from runner.cli.output import add_common, print_json
+from runner.cli.output import CACHE_HELP, add_common, print_json
 from runner.plan import CACHE_MODES
 
 
@@ -18,7 +18,7 @@ def add_parser(sub: Any) -> None:
     add_target_arguments(p)
     p.add_argument("node", nargs="?", help="explain only this node id")
     p.add_argument("--cache", choices=CACHE_MODES, default="use",
-                   help="the cache mode of the run to explain (default use)")
+                   help="the cache mode of the run to explain; " + CACHE_HELP)
     p.add_argument("--all", action="store_true", help="also list nodes that are not needed")
     add_common(p)
     p.set_defaults(handler=handle)

@@ -21,6 +21,11 @@ _UNITS = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12,
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
+CACHE_HELP = ("how to use the cache: use = read cached outputs and store new ones (default); "
+              "refresh = recompute every needed node and overwrite; read = use cached "
+              "outputs, store nothing new; off = neither read nor write")
+
+
 def add_common(p: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
     p.add_argument("--store", help="store URI (default $DIGESTFLOW_STORE or ./.digestflow)")
     if json_flag:

@@ -6,26 +6,31 @@ import argparse
 from typing import Any
 
 from runner.cli.loader import add_target_arguments, load_targets
+from runner.cli.output import CACHE_HELP
 from runner.plan import CACHE_MODES
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("run", help="run a pipeline, executing only what is not cached",
                        description="Run a pipeline file's TARGETS (or FILE.py:NAME), or a "
-                       "JSON graph with --registry, on Ray; prints a summary.")
+                       "JSON graph with --registry, on Ray; prints a per-task summary and "
+                       "the targets' values (small ones in full, tables and arrays summarised).")
     add_target_arguments(p)
     add_run_options(p)
     p.add_argument("--no-progress", action="store_true",
                    help="no live progress display (it is shown only on a terminal anyway)")
-    p.add_argument("--json", action="store_true", help="print the run report as JSON")
+    p.add_argument("--json", action="store_true",
+                   help="print the run report as JSON (with the JSON-able target values)")
     p.set_defaults(handler=handle)
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", help="store URI (default $DIGESTFLOW_STORE or ./.digestflow)")
     p.add_argument("--address", help="Ray address (default: connected / RAY_ADDRESS / embedded)")
-    p.add_argument("--cache", choices=CACHE_MODES, default="use")
-    p.add_argument("--executor", choices=("ray", "inline"), default="ray")
+    p.add_argument("--cache", choices=CACHE_MODES, default="use", help=CACHE_HELP)
+    p.add_argument("--executor", choices=("ray", "inline"), default="ray",
+                   help="ray = Ray tasks (default); inline = one at a time in this process, "
+                   "for debugging")
     p.add_argument("--quiet", "-q", action="store_true", help="print only errors")
 
 

@@ -63,7 +63,7 @@ def handle(args: argparse.Namespace) -> int:
     job_id = jobs.submit(spec, args.address, submission_id=args.submission_id)
     print(f"submitted {job_id}: {jobs.entrypoint(spec)}", flush=True)
     if not args.follow:
-        print(f"logs: ray job logs --address {args.address} --follow {job_id}")
+        print(f"logs: digestflow logs {job_id} --address {args.address} --follow")
         return 0
     status = jobs.follow(args.address, job_id)
     print(f"job {job_id} {status}")
