@@ -69,6 +69,7 @@ def test_submit_twice_second_job_is_served_from_cache(head: RayHead,
     )
     assert cli.returncode == 0, cli.stdout[-3000:] + cli.stderr[-3000:]
     assert _counts(cli.stdout) == (4, 0)
+    assert "report-1 = 'total=235'" in cli.stdout  # the target's value, in the job's logs
     assert _ran(job_env) == [f"{x} key_file=True env_key=False" for x in LABELS]
 
     # 2. the same code path from Python: nothing runs again
