@@ -24,8 +24,10 @@ FORMATS = (".svg", ".png", ".html", ".dot")
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("graph", help="draw the DAG coloured by each node's latest status",
                        description="Draw the pipeline's DAG, each node coloured by its status "
-                       "in the latest run (cached, executed, failed, skipped, not run) and "
-                       "labelled with its task and key prefix.")
+                       "in the latest run (cached, executed, failed, skipped, not run; a key "
+                       "stored by an earlier run is cached) and labelled with its task, key "
+                       "prefix and what the next run does with it (a dashed red border: it "
+                       "will run). Without Graphviz, .svg and .html use a built-in layout.")
     add_target_arguments(p)
     p.add_argument("-o", "--output", required=True, help="out.svg | out.png | out.html | out.dot")
     p.add_argument("--store", help="store URI (default $DIGESTFLOW_STORE or ./.digestflow)")
@@ -45,8 +47,9 @@ def handle(args: argparse.Namespace) -> int:
     counts: dict[str, int] = {}
     for n in nodes:
         counts[n.status] = counts.get(n.status, 0) + 1
+    runs = sum(n.next == "will run" for n in nodes)
     print(f"wrote {out} ({len(nodes)} nodes: "
-          + ", ".join(f"{c} {s}" for s, c in counts.items()) + ")")
+          + ", ".join(f"{c} {s}" for s, c in counts.items()) + f"; next run executes {runs})")
     return 0
 
 
@@ -63,15 +66,17 @@ def render(nodes: list[Any], record: Any, title: str, fmt: str, dot: str | None 
         return render_dot(source, "png", dot)
     if dot is not None:
         svg = render_dot(source, "svg", dot).decode()
+        layout = "Graphviz dot"
     else:
         if fmt == ".svg":
-            print(f"note: {INSTALL_HINT}; drawing a simple layered layout instead",
+            print(f"note: {INSTALL_HINT}; drawing the built-in layered layout instead",
                   file=sys.stderr)
         svg = layered_svg(nodes, title)
-    return (svg if fmt == ".svg" else html_page(nodes, record, title, svg)).encode()
+        layout = "digestflow's built-in layered layout (Graphviz's dot is not installed)"
+    return (svg if fmt == ".svg" else html_page(nodes, record, title, svg, layout)).encode()
 
 
-def html_page(nodes: list[Any], record: Any, title: str, svg: str) -> str:
+def html_page(nodes: list[Any], record: Any, title: str, svg: str, layout: str = "") -> str:
     """One self-contained page: legend, the picture (inline SVG), the run table."""
     from runner.drawing import COLORS
     from runner.result import human_bytes
@@ -80,15 +85,21 @@ def html_page(nodes: list[Any], record: Any, title: str, svg: str) -> str:
         svg = svg[svg.index("<svg"):]  # drop dot's XML prolog and doctype
     legend = " ".join(f'<span class="chip" style="background:{c}">{escape(s)}</span>'
                       for s, c in COLORS.items())
+    legend += (' &nbsp; fill: the last run (or "cached": in the store); '
+               '<span class="chip next">dashed red border</span>: the next run executes it. '
+               "Hover a node for its literal inputs; numbers on edges are output sockets.")
     rows = "\n".join(
         f'<tr><td>{escape(n.id)}</td><td>{escape(n.task)}</td>'
         f'<td><span class="chip" style="background:{COLORS[n.status]}">{escape(n.status)}'
-        f'</span></td><td><code>{n.key[:16]}</code></td><td>{n.seconds:.3f}</td>'
-        f'<td>{human_bytes(n.bytes)}</td><td>{escape(n.error or "")}</td></tr>' for n in nodes)
+        f'</span></td><td>{escape(n.next)}</td><td><code>{n.key[:16]}</code></td>'
+        f'<td>{n.seconds:.3f}</td><td>{human_bytes(n.bytes)}</td>'
+        f'<td>{escape(n.error or "")}</td></tr>' for n in nodes)
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started)) if record else ""
     run = (f"run <code>{escape(record.run_id)}</code> started {when}, "
            f"{record.seconds:.2f} s, cache={escape(record.cache)}") if record else "no run yet"
-    return _PAGE.format(title=escape(title), legend=legend, svg=svg, run=run, rows=rows)
+    shown = f"<p class=\"layout\">layout: {escape(layout)}</p>" if layout else ""
+    return _PAGE.format(title=escape(title), legend=legend, svg=svg, run=run, rows=rows,
+                        layout=shown)
 
 
 _PAGE = """<!DOCTYPE html>
@@ -99,6 +110,8 @@ body {{ font-family: Helvetica, Arial, sans-serif; margin: 2em; color: #222; }}
 table {{ border-collapse: collapse; margin-top: 1em; }}
 td, th {{ border-bottom: 1px solid #ddd; padding: 3px 10px; text-align: left; }}
 .picture {{ overflow: auto; max-width: 100%; }}
+.next {{ border: 2.5px dashed #b2182b; }}
+.layout {{ color: #555; font-size: 90%; }}
 </style></head>
 <body>
 <h1>{title}</h1>
@@ -107,9 +120,10 @@ td, th {{ border-bottom: 1px solid #ddd; padding: 3px 10px; text-align: left; }}
 <div class="picture">
 {svg}
 </div>
+{layout}
 <table>
-<tr><th>node</th><th>task</th><th>status</th><th>key</th><th>seconds</th><th>bytes</th>
-<th>error</th></tr>
+<tr><th>node</th><th>task</th><th>last run</th><th>next run</th><th>key</th><th>seconds</th>
+<th>bytes</th><th>error</th></tr>
 {rows}
 </table>
 </body></html>

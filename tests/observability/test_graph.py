@@ -122,3 +122,21 @@ def test_layers_follow_dependencies(statuses) -> None:
     rank = {n.id: i for i, row in enumerate(layers(nodes)) for n in row}
     assert all(rank[p] < rank[n.id] for n in nodes for p in n.parents)
     assert rank["load-1"] == 0 and rank["total-1"] == 3
+
+
+def test_colours_say_what_the_next_run_does(store_uri: str) -> None:
+    """After run(A), run(B): drawing A shows A's stored nodes as cached (the next run
+    serves them), not "not run"; drawing a changed graph marks what will run."""
+    from tests.observability.pipeline import build
+
+    run(build(), store=store_uri, executor="inline")
+    run(build(factor=3), store=store_uri, executor="inline")  # the latest run record
+    nodes, _ = graph_status(build(), store_uri)
+    assert {(n.status, n.next) for n in nodes} == {("cached", "cached")}
+    nodes, _ = graph_status(build(factor=5), store_uri)
+    by = {n.id: (n.status, n.next) for n in nodes}
+    assert by["load-1"] == ("cached", "cached")  # read by the scale nodes that run
+    assert by["scale-1"] == ("not run", "will run") and by["total-1"] == ("not run", "will run")
+    page = render(nodes, None, "t", ".html", use_dot=False).decode()
+    assert "layout: digestflow&#x27;s built-in layered layout" in page
+    assert page.count("<td>will run</td>") == 5  # 2 scale, 2 clip, total
