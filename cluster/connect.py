@@ -35,7 +35,8 @@ _STARTED_HERE = False
 
 
 class _ReportedFailures(logging.Filter):
-    """Drops Ray's "Unhandled error" log of a node failure digestflow reports itself.
+    """Drops Ray's "Unhandled error" log of a node failure digestflow reports itself,
+    and its warning that Ray was started off the main thread (which we do on purpose).
 
     A failed node's output refs (and its skipped descendants') are never
     fetched, so Ray logs each one's traceback when it is freed. Errors that
@@ -44,6 +45,8 @@ class _ReportedFailures(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         text = record.getMessage()
+        if text.startswith("SIGTERM handler") and record.threadName == "digestflow-loop":
+            return False  # digestflow starts Ray off the main thread on purpose (notebooks)
         return not (text.startswith("Unhandled error") and "NodeFailed: node " in text)
 
 

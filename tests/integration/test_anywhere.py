@@ -77,6 +77,9 @@ def test_a_jupyter_kernel_runs_on_ray_cell_after_cell(tmp_path: Path) -> None:
     *runs, kernel_pid = json.loads(out)
     assert [(v, ex) for v, _, ex in runs] == [(3, ["add-1"]), (30, ["add-1"]), (300, ["add-1"])]
     assert all(pid != kernel_pid for _, pid, _ in runs), "tasks ran in the kernel, not on Ray"
+    noise = "".join(o.get("text", "") for c in nb.cells for o in c.outputs
+                    if o.get("name") == "stderr")
+    assert "SIGTERM handler" not in noise and "Traceback" not in noise, noise
     shown = [o["data"]["text/plain"] for c in nb.cells[1:4] for o in c.outputs
              if o["output_type"] == "execute_result"]
     assert shown == [f"(3, {runs[0][1]})", f"(30, {runs[1][1]})", f"(300, {runs[2][1]})"]
