@@ -37,10 +37,20 @@ async def _in_loop(store: str) -> None:
 
 
 def _in_threads(store: str) -> None:
+    errors: list[BaseException] = []
+
+    def work(label: str, a: int, b: int) -> None:
+        try:
+            _report(label, store, a, b)
+        except BaseException as err:  # re-raised by the main thread: a non-zero exit
+            errors.append(err)
+
     for label, (a, b) in (("thread-1", (1, 2)), ("thread-2", (10, 20))):
-        worker = threading.Thread(target=_report, args=(label, store, a, b))
+        worker = threading.Thread(target=work, args=(label, a, b))
         worker.start()
         worker.join()
+        if errors:
+            raise errors[0]
 
 
 if __name__ == "__main__":
