@@ -10,11 +10,12 @@ import importlib
 
 from keys import containers as _containers  # noqa: F401 - registers builtin writers
 from keys import stdlib as _stdlib  # noqa: F401 - registers stdlib writers
-from keys._format import FORMAT_VERSION
+from keys._format import FORMAT_VERSION, KEY_FORMAT_VERSION
+from keys.closure import CodePart
 from keys.encoder import digest, encode
-from keys.errors import DigestflowError, SigningError, UnhashableError
+from keys.errors import ClosureWarning, DigestflowError, SigningError, UnhashableError
 from keys.files import file_digest
-from keys.identity import task_identity
+from keys.identity import code_parts, task_identity, track_packages
 from keys.key import Key
 from keys.recipe import LinkEntry, LiteralEntry, Recipe
 from keys.registry import register, register_lazy
@@ -29,6 +30,9 @@ for _module, _impl in (
 
 __all__ = [
     "FORMAT_VERSION",
+    "KEY_FORMAT_VERSION",
+    "ClosureWarning",
+    "CodePart",
     "DigestflowError",
     "Key",
     "LinkEntry",
@@ -43,5 +47,7 @@ __all__ = [
     "file_digest",
     "register",
     "register_lazy",
+    "code_parts",
     "task_identity",
+    "track_packages",
 ]

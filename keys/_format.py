@@ -13,9 +13,12 @@ import struct
 FORMAT_VERSION = 1
 #: Leads every ``encode()`` output; a format change is a clean miss.
 HEADER = b"dfk" + bytes([FORMAT_VERSION])
+#: Version of what a node key covers, beyond value encodings. 2: identities are
+#: code closures (``@code=``) instead of the task's source text (``@src=``).
+KEY_FORMAT_VERSION = 2
 #: Domain tags: a value digest, a node signature and a file digest can never collide.
 VALUE_DOMAIN = b"digestflow:value\x00"
-NODE_DOMAIN = b"digestflow:node\x00"
+NODE_DOMAIN = b"digestflow:node\x00" + bytes([KEY_FORMAT_VERSION])
 SOURCE_DOMAIN = b"digestflow:source\x00"
 
 # One byte per type. Distinct types get distinct tags (K5).

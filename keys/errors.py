@@ -17,3 +17,7 @@ class SigningError(DigestflowError):
 
 class UnhashableError(SigningError, TypeError):
     """A value has no canonical encoding (no encoder and no ``__digest__``)."""
+
+
+class ClosureWarning(UserWarning):
+    """Something a task's code reaches was left out of its key (named in the message)."""

@@ -1,68 +1,96 @@
 """``task_identity``: the string that stands for a task's code in its key.
 
 With an explicit version, the identity is ``module.qualname@v=<version>``
-(``module`` is the file's stem for a pipeline run as a script)
-and editing the function keeps its cache. Without one it is
-``module.qualname@src=<blake3 hex>`` of the dedented source, so editing the
-task invalidates it; where no source exists (``python -c``, some notebooks)
-the hex is a digest of the code object instead (bytecode, constants
-recursively, names). Decorators made with ``functools.wraps`` are unwrapped.
+(``module`` is the file's stem for a pipeline run as a script) and editing
+the code keeps its cache. Without one it is ``module.qualname@code=<hex>``:
+a digest of the task's code closure (``keys.closure``: its normalised code,
+the user functions, classes and module values it reaches, the versions of
+the packages it calls), so any change that can change the result changes it
+and cosmetic edits do not. Decorators made with ``functools.wraps`` are
+unwrapped.
+
+Computed once per process per (function, options); ``code_parts(identity)``
+returns the closure's parts, which recipes carry so ``explain`` can say
+which part changed.
 """
 
 from __future__ import annotations
 
 import inspect
-import textwrap
-import types
+import os
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from blake3 import blake3
 
 from keys import _format as F
+from keys.closure import CodePart, code_closure
 from keys.encoder import encode
 from keys.errors import SigningError
+from keys.origin import SCRIPT_MODULES
 
-_CACHE: weakref.WeakKeyDictionary[Any, dict[str | None, str]] = weakref.WeakKeyDictionary()
+_CACHE: weakref.WeakKeyDictionary[Any, dict[Any, str]] = weakref.WeakKeyDictionary()
+_PARTS: dict[str, tuple[CodePart, ...]] = {}
+_TRACK_PACKAGES = [os.environ.get("DIGESTFLOW_TRACK_PACKAGES", "1").lower()
+                   not in ("0", "false", "no", "off")]
+
+__all__ = ["SCRIPT_MODULES", "code_parts", "task_identity", "track_packages"]
 
 
-def task_identity(fn: Callable[..., Any], version: str | None = None) -> str:
-    """Identity of ``fn`` for keys; cached per function object and version."""
+def track_packages(enabled: bool) -> None:
+    """Global switch: whether identities include the versions of the installed
+    distributions a task's code calls (default on; ``DIGESTFLOW_TRACK_PACKAGES=0``
+    turns it off). Identities already computed in this process keep theirs."""
+    _TRACK_PACKAGES[0] = bool(enabled)
+
+
+def task_identity(
+    fn: Callable[..., Any], version: str | None = None, *, includes: Iterable[Any] = (),
+    exclude: Iterable[str] = (), packages: bool = True,
+) -> str:
+    """Identity of ``fn`` for keys; cached per function object and options."""
+    includes, exclude = tuple(includes), tuple(sorted(exclude))
+    packages = packages and _TRACK_PACKAGES[0]
+    options = (version, tuple(id(x) for x in includes), exclude, packages)
     try:
         per_fn = _CACHE.get(fn)
     except TypeError:  # not weak-referenceable: compute every time
-        return _compute(fn, version)
+        return _compute(fn, version, includes, exclude, packages)
     if per_fn is None:
         per_fn = {}
         _CACHE[fn] = per_fn
-    ident = per_fn.get(version)
+    ident = per_fn.get(options)
     if ident is None:
-        ident = per_fn[version] = _compute(fn, version)
+        ident = per_fn[options] = _compute(fn, version, includes, exclude, packages)
     return ident
 
 
-# Module names a pipeline file gets when run as a script (python FILE.py,
-# digestflow run FILE.py): identities use the file's stem instead, so the same
-# file keys the same whether it is run, run by the CLI, or imported by name.
-SCRIPT_MODULES = frozenset({"__main__", "__digestflow__"})
+def code_parts(identity: str) -> tuple[CodePart, ...]:
+    """The closure parts behind an identity computed in this process (else empty)."""
+    return _PARTS.get(identity, ())
 
 
-def _compute(fn: Callable[..., Any], version: str | None) -> str:
+def _compute(fn: Callable[..., Any], version: str | None, includes: tuple[Any, ...],
+             exclude: tuple[str, ...], packages: bool) -> str:
     target = inspect.unwrap(fn)
     module = getattr(target, "__module__", None) or "<unknown>"  # exec() without __name__
-    if module in SCRIPT_MODULES:
-        module = _script_stem(target) or module
+    script = _script_stem(target) if module in SCRIPT_MODULES else None
     qualname = getattr(target, "__qualname__", None)
-    if qualname is None:
+    if qualname is None or not hasattr(target, "__code__"):
         raise SigningError(
-            f"cannot identify task {fn!r}: it has no __qualname__; "
+            f"cannot identify task {fn!r}: it is not a Python function; "
             "wrap it in a def or pass an explicit version"
         )
-    name = f"{module}.{qualname}"
+    name = f"{script or module}.{qualname}"
     if version is not None:
         return f"{name}@v={version}"
-    return f"{name}@src={_code_digest(target)}"
+    parts = tuple(code_closure(target, task=name, includes=includes, exclude=exclude,
+                               packages=packages, script=script))
+    hashed = tuple((p.kind, p.name, p.digest) for p in parts if p.kind != "unidentified")
+    ident = f"{name}@code={blake3(F.SOURCE_DOMAIN + encode(hashed)).hexdigest()}"
+    _PARTS[ident] = parts
+    return ident
 
 
 def _script_stem(fn: Any) -> str | None:
@@ -70,45 +98,3 @@ def _script_stem(fn: Any) -> str | None:
     if not filename.endswith(".py"):
         return None  # <stdin>, <string>, notebooks: no file to name
     return filename.replace("\\", "/").rsplit("/", 1)[-1][:-3]
-
-
-def _code_digest(fn: Any) -> str:
-    try:
-        source = textwrap.dedent(inspect.getsource(fn))
-        payload = b"source\x00" + source.encode("utf-8", "surrogatepass")
-    except (OSError, TypeError):
-        code = getattr(fn, "__code__", None)
-        if code is None:
-            raise SigningError(
-                f"cannot identify task {fn!r}: no source and no code object; pass a version"
-            ) from None
-        payload = b"code\x00" + encode(_code_tuple(code))
-    return blake3(F.SOURCE_DOMAIN + payload).hexdigest()
-
-
-def _code_tuple(code: types.CodeType) -> tuple[Any, ...]:
-    """What a code object computes, minus line numbers and file names."""
-    consts = tuple(
-        _code_tuple(c) if isinstance(c, types.CodeType) else _const(c) for c in code.co_consts
-    )
-    return (
-        code.co_code,
-        consts,
-        code.co_names,
-        code.co_varnames,
-        code.co_freevars,
-        code.co_cellvars,
-        code.co_argcount,
-        code.co_posonlyargcount,
-        code.co_kwonlyargcount,
-        code.co_flags,
-    )
-
-
-def _const(value: Any) -> Any:
-    """Constants are str/bytes/numbers/None/Ellipsis/tuples/frozensets of those."""
-    if value is Ellipsis:
-        return bytearray(b"Ellipsis")  # no code constant is a bytearray: no collision
-    if isinstance(value, (tuple, frozenset)):
-        return type(value)(_const(v) for v in value)
-    return value

@@ -1,14 +1,18 @@
 """``Recipe``: what went into a node's key, JSON-able, for ``explain``.
 
 A recipe names the task identity, each literal's digest (with a short
-preview for small values, so a diff can say ``0.5 -> 0.7``) and each parent
-key with its socket. It never holds the values themselves.
+preview for small values, so a diff can say ``0.5 -> 0.7``), each parent
+key with its socket, and the parts of the task's code closure (so a diff can
+say which helper, module value or package changed). It never holds the
+values themselves.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from keys.closure import CodePart
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class Recipe:
     literals: tuple[LiteralEntry, ...]
     links: tuple[LinkEntry, ...]
     key: str
+    code: tuple[CodePart, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +51,7 @@ class Recipe:
                 {"name": e.name, "digest": e.digest, "preview": e.preview} for e in self.literals
             ],
             "links": [{"name": e.name, "parent": e.parent, "socket": e.socket} for e in self.links],
+            "code": [p.to_dict() for p in self.code],
         }
 
     @classmethod
@@ -61,4 +67,5 @@ class Recipe:
                 for e in data.get("links", ())
             ),
             key=str(data["key"]),
+            code=tuple(CodePart.from_dict(p) for p in data.get("code", ())),
         )

@@ -24,6 +24,7 @@ from keys import _format as F
 from keys._unencodable import short_repr
 from keys.encoder import encode_or_digest
 from keys.errors import SigningError
+from keys.identity import code_parts
 from keys.key import Key
 from keys.recipe import LinkEntry, LiteralEntry, Recipe
 
@@ -120,6 +121,7 @@ class Signer:
                 for name, (ref, socket) in links
             ),
             key=key.hex(),
+            code=code_parts(identity),
         )
 
     def _sign(

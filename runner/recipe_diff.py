@@ -43,7 +43,9 @@ class Cause:
 def diff_recipes(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[Direct], dict[str, str]]:
     """(direct reasons, {link input name: new parent key}) for links whose parent changed."""
     reasons: list[Direct] = []
-    ident = _identity_change(old["identity"], new["identity"])
+    parts = _code_changes(old, new)
+    ident = None if parts else _identity_change(old["identity"], new["identity"])
+    reasons.extend(Direct(text) for text in parts)
     if ident:
         reasons.append(Direct(ident))
     old_lits = {e["name"]: e for e in old.get("literals", ())}
@@ -75,6 +77,59 @@ def diff_recipes(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[Direct]
     return reasons, changed
 
 
+def _code_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Which parts of the task's code closure changed; empty when the identity did
+    not change, or either recipe has no parts (an explicit version, an old record)."""
+    if old["identity"] == new["identity"] or not old.get("code") or not new.get("code"):
+        return []
+    root = new["identity"].partition("@")[0]
+    home = root.rsplit(".", 1)[0] + "."
+    was = {(p["kind"], p["name"]): p for p in old["code"]}
+    now = {(p["kind"], p["name"]): p for p in new["code"]}
+    out = []
+    for kind, name in sorted(set(was) | set(now), key=lambda k: (k[1] != root, k)):
+        a, b = was.get((kind, name)), now.get((kind, name))
+        shown = name[len(home):] if name.startswith(home) and name != root else name
+        if a and b and a["digest"] == b["digest"]:
+            continue
+        if a and b:
+            out.append(_part_changed(kind, shown, a, b, name == root))
+        elif b and kind != "unidentified":
+            out.append(f"now uses {_part_name(kind, shown)}{_shown(b)}")
+        elif a and kind != "unidentified":
+            out.append(f"no longer uses {_part_name(kind, shown)}")
+    return out
+
+
+def _part_changed(kind: str, shown: str, a: dict[str, Any], b: dict[str, Any],
+                  root: bool) -> str:
+    if kind == "package":
+        return f"{shown} {a['digest']} -> {b['digest']}"
+    if kind == "value":
+        values = f" ({a['preview']} -> {b['preview']})" if a.get("preview") and \
+            b.get("preview") else ""
+        return f"{_value_name(shown)} changed{values}"
+    if root:
+        return f"task `{shown.rsplit('.', 1)[-1]}` source changed"
+    return f"helper `{shown}` changed"
+
+
+def _value_name(shown: str) -> str:
+    """``global `X```, or ``closure value `c` of `f``` / ``default `k` of `f```."""
+    owner, sep, inner = shown.rpartition(".<")
+    if sep and inner.endswith(">") and " " in inner:
+        role, _, var = inner[:-1].partition(" ")
+        what = "closure value" if role == "closure" else role
+        return f"{what} `{var}` of `{owner}`"
+    return f"global `{shown}`"
+
+
+def _part_name(kind: str, shown: str) -> str:
+    if kind == "value":
+        return _value_name(shown)
+    return f"package `{shown}`" if kind == "package" else f"`{shown}`"
+
+
 def _identity_change(old: str, new: str) -> str | None:
     if old == new:
         return None
@@ -85,7 +140,7 @@ def _identity_change(old: str, new: str) -> str | None:
         return f"task changed: `{old_name}` -> `{new_name}`"
     if old_tag.startswith("v=") and new_tag.startswith("v="):
         return f"version {old_tag[2:]} -> {new_tag[2:]}"
-    if old_tag.startswith("src=") and new_tag.startswith("src="):
+    if old_tag[:4] in ("src=", "code") and new_tag[:4] in ("src=", "code"):
         return f"task `{short}` source changed"
     if new_tag.startswith("v="):
         return f"task `{short}` now has version {new_tag[2:]} (was keyed by its source)"

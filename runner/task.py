@@ -33,8 +33,18 @@ class TaskOptions:
     version: str | None = None
     cache: bool = True
     name: str | None = None
+    includes: tuple[Any, ...] = ()  # extra objects whose code/values join the identity
+    exclude: tuple[str, ...] = ()  # names the code closure leaves out on purpose
+    track_packages: bool = True  # installed packages' versions join the identity
 
     def __post_init__(self) -> None:
+        for opt in ("includes", "exclude"):
+            value = getattr(self, opt)
+            if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+                raise ValidationError(f"{opt} must be a list, got {value!r}")
+            object.__setattr__(self, opt, tuple(value))
+        if not all(isinstance(name, str) for name in self.exclude):
+            raise ValidationError(f"exclude must list names (str), got {self.exclude!r}")
         if not isinstance(self.num_returns, int) or self.num_returns < 1:
             raise ValidationError(f"num_returns must be an int >= 1, got {self.num_returns!r}")
         if self.version is not None and not isinstance(self.version, str):
@@ -77,10 +87,12 @@ class Task:
 
     @functools.cached_property
     def identity(self) -> str:
-        """Cache identity: module.qualname plus version, or a digest of the source."""
+        """Cache identity: module.qualname plus version, or a digest of the code closure."""
         from keys import task_identity
 
-        return task_identity(self.fn, self.opts.version)
+        opts = self.opts
+        return task_identity(self.fn, opts.version, includes=opts.includes,
+                             exclude=opts.exclude, packages=opts.track_packages)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from runner.hints import check_direct_call

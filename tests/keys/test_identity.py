@@ -27,7 +27,7 @@ def test_source_digest_changes_when_source_changes() -> None:
     exec("def f(x):\n    return x + 2\n", ns2)
     ident = task_identity(sample)
     assert (
-        ident.startswith("tests.keys.test_identity.sample@src=") and len(ident.split("=")[1]) == 64
+        ident.startswith("tests.keys.test_identity.sample@code=") and len(ident.split("=")[1]) == 64
     )
     # exec'd functions have no source: the code object decides
     assert task_identity(ns1["f"]) != task_identity(ns2["f"])  # type: ignore[arg-type]
@@ -52,7 +52,7 @@ def test_code_digest_is_stable_across_processes() -> None:
         ).stdout
         for _ in range(2)
     }
-    assert len(runs) == 1 and "__main__.f@src=" in runs.pop()
+    assert len(runs) == 1 and "__main__.f@code=" in runs.pop()
 
 
 def other(x: int) -> int:

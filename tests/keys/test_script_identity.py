@@ -33,4 +33,4 @@ def test_script_module_names_use_the_file_stem(tmp_path: Path):
         sys.path.remove(str(tmp_path))
     as_import = task_identity(mypipe.load)
     assert as_script == as_cli == as_import
-    assert as_import.startswith("mypipe.load@src=")
+    assert as_import.startswith("mypipe.load@code=")
