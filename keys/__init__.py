@@ -14,7 +14,7 @@ from keys._format import FORMAT_VERSION, KEY_FORMAT_VERSION
 from keys.closure import CodePart
 from keys.encoder import digest, encode
 from keys.errors import ClosureWarning, DigestflowError, SigningError, UnhashableError
-from keys.files import file_digest
+from keys.files import File, file_digest
 from keys.identity import code_parts, task_identity, track_packages
 from keys.key import Key
 from keys.recipe import LinkEntry, LiteralEntry, Recipe
@@ -34,6 +34,7 @@ __all__ = [
     "ClosureWarning",
     "CodePart",
     "DigestflowError",
+    "File",
     "Key",
     "LinkEntry",
     "LiteralEntry",

@@ -24,6 +24,7 @@ from keys import _format as F
 from keys._unencodable import short_repr
 from keys.encoder import encode_or_digest
 from keys.errors import SigningError
+from keys.files import File
 from keys.identity import code_parts
 from keys.key import Key
 from keys.recipe import LinkEntry, LiteralEntry, Recipe
@@ -220,4 +221,5 @@ def _literal_entry(name: str, entry: tuple[Any, bytes]) -> LiteralEntry:
         return LiteralEntry(
             name, blake3(F.VALUE_DOMAIN + payload).hexdigest(), short_repr(value, 60)
         )
-    return LiteralEntry(name, framed[1:].hex(), None)
+    preview = repr(value) if isinstance(value, File) else None  # names the file in explain
+    return LiteralEntry(name, framed[1:].hex(), preview)

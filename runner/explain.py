@@ -82,9 +82,9 @@ def explain(targets: Any, node: str | None = None, *, store: Any = None,
     from runner.plan import make_plan, needed_refs, stored
     from runner.prepare import open_store, sign_targets
 
-    signed = sign_targets(targets)
-    graph, order, hexkeys = signed.graph, signed.order, signed.hexkeys
     store_obj = open_store(store)
+    signed = sign_targets(targets, store_obj)
+    graph, order, hexkeys = signed.graph, signed.order, signed.hexkeys
     refs = needed_refs(graph, order, hexkeys) if cache in ("use", "read") else []
     found = store_obj.manifests_many(refs) if refs else {}
     plan = make_plan(graph, order, hexkeys, [t[0] for t in signed.targets], found, cache=cache)

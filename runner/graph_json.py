@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
@@ -87,7 +88,7 @@ def _load_nodes(nodes: Mapping[str, Any], registry: Any, *, escaped: bool) -> Gr
                 f"node {node_id!r} has unknown class_type {class_type!r}; "
                 f"the registry knows: {known}"
             )
-        task = tasks[class_type]
+        task = _node_task(node_id, tasks[class_type], spec)
         inputs = {
             name: _input_from_json(node_id, name, value, nodes, escaped)
             for name, value in (spec.get("inputs") or {}).items()
@@ -96,6 +97,23 @@ def _load_nodes(nodes: Mapping[str, Any], registry: Any, *, escaped: bool) -> Gr
         graph.add(GraphNode(node_id, task, inputs, where=f"class_type {class_type}",
                             class_type=class_type))
     return graph
+
+
+_NODE_KEYS = frozenset({"class_type", "inputs", "_meta", "no_cache"})
+
+
+def _node_task(node_id: str, task: Task, spec: Mapping[str, Any]) -> Task:
+    """The node's task, uncached where the node says ``"no_cache": true``; other
+    per-node keys digestflow does not know are named in a warning."""
+    unknown = sorted(str(k) for k in spec if k not in _NODE_KEYS)
+    if unknown:
+        warnings.warn(f"node {node_id!r}: ignoring unknown key(s) {unknown}; digestflow reads "
+                      "class_type, inputs, no_cache (and ignores _meta)", stacklevel=4)
+    no_cache = spec.get("no_cache", False)
+    if not isinstance(no_cache, bool):
+        raise ValidationError(f"node {node_id!r}: no_cache must be true or false, "
+                              f"got {no_cache!r}")
+    return task.options(cache=False) if no_cache else task
 
 
 def _with_defaults(task: Task, inputs: dict[str, Any]) -> dict[str, Any]:

@@ -29,25 +29,34 @@ class Signed:
     signer: Any                         # keys.Signer, which keeps every recipe
 
 
-def sign_targets(targets: Any, *, recipes: bool = True) -> Signed:
+def sign_targets(targets: Any, store: Any = None, *, recipes: bool = True) -> Signed:
     """Resolve, validate and sign the graph behind ``targets``.
 
-    ``recipes=False`` when only keys are wanted (``runner.sign``): the signer
-    then keeps nothing per node.
+    ``store`` (optional) keeps the stat records that spare re-hashing unchanged
+    ``keys.File`` inputs. ``recipes=False`` when only keys are wanted
+    (``runner.sign``): the signer then keeps nothing per node.
 
     The cyclic garbage collector is paused meanwhile: these steps allocate a
     few long-lived, acyclic objects per node, and the collections they would
     trigger cost as much as the steps themselves on big graphs.
     """
     from keys import Signer
+    from runner import file_inputs, fingerprints
 
     with _gc_paused():
         graph, flat, rebuild = resolve_targets(targets)
         order = validate(graph)
         signer = Signer(recipes=recipes)
         nodes = graph.nodes
-        keys = signer.sign([nodes[nid] for nid in order])
+        if store is not None:
+            file_inputs.attach(store)
+        try:
+            keys = signer.sign(fingerprints.signable([nodes[nid] for nid in order]))
+        finally:
+            if store is not None:
+                file_inputs.detach_and_save(store)
         hexkeys = {nid: k.hex() for nid, k in keys.items()}
+    file_inputs.warn_plain_paths(graph)
     return Signed(graph=graph, targets=flat, rebuild=rebuild, order=order, keys=keys,
                   hexkeys=hexkeys, signer=signer)
 

@@ -54,7 +54,11 @@ def diff_recipes(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[Direct]
     new_links = {e["name"]: e for e in new.get("links", ())}
     for name in sorted(set(old_lits) | set(new_lits)):
         was, now = old_lits.get(name), new_lits.get(name)
-        if was and now and was["digest"] != now["digest"]:
+        if was and now and was["digest"] != now["digest"] and name == "<fingerprint>":
+            reasons.append(Direct(f"fingerprint changed ({_values(was, now)})"))
+        elif was and now and was["digest"] != now["digest"] and _same_file(was, now):
+            reasons.append(Direct(f"file `{now['preview'][11:-2]}` changed (input `{name}`)"))
+        elif was and now and was["digest"] != now["digest"]:
             reasons.append(Direct(f"literal `{name}` changed ({_values(was, now)})"))
         elif now and not was:
             before = "a link" if name in old_links else "absent"
@@ -75,6 +79,11 @@ def diff_recipes(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[Direct]
         elif was and now and was["parent"] != now["parent"]:
             changed[name] = now["parent"]
     return reasons, changed
+
+
+def _same_file(was: dict[str, Any], now: dict[str, Any]) -> bool:
+    preview = now.get("preview") or ""
+    return preview.startswith("keys.File(") and was.get("preview") == preview
 
 
 def _code_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

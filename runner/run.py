@@ -71,9 +71,9 @@ async def run_async(
     if cache not in CACHE_MODES:
         raise ValidationError(f"cache={cache!r}; expected one of {', '.join(CACHE_MODES)}")
     started = time.time()
-    signed = sign_targets(targets)
-    graph, flat, order = signed.graph, signed.targets, signed.order
     store_obj = open_store(store)
+    signed = sign_targets(targets, store_obj)
+    graph, flat, order = signed.graph, signed.targets, signed.order
     execu = _make_executor(executor, address)
     ctx = _RunContext(graph=graph, keys=signed.hexkeys, on_event=on_event,
                       progress=make_progress(progress))

@@ -36,6 +36,7 @@ class TaskOptions:
     includes: tuple[Any, ...] = ()  # extra objects whose code/values join the identity
     exclude: tuple[str, ...] = ()  # names the code closure leaves out on purpose
     track_packages: bool = True  # installed packages' versions join the identity
+    fingerprint: Callable[..., Any] | None = None  # called at signing; result joins the key
 
     def __post_init__(self) -> None:
         for opt in ("includes", "exclude"):
@@ -43,6 +44,8 @@ class TaskOptions:
             if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
                 raise ValidationError(f"{opt} must be a list, got {value!r}")
             object.__setattr__(self, opt, tuple(value))
+        if self.fingerprint is not None and not callable(self.fingerprint):
+            raise ValidationError(f"fingerprint must be callable, got {self.fingerprint!r}")
         if not all(isinstance(name, str) for name in self.exclude):
             raise ValidationError(f"exclude must list names (str), got {self.exclude!r}")
         if not isinstance(self.num_returns, int) or self.num_returns < 1:

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from keys import File
 from runner.node import call_arguments
 from runner.task import Task
 from runner.tracebacks import user_traceback
@@ -71,6 +72,8 @@ def execute_node(
         if isinstance(value, Cached):
             resolved[name], nbytes = _read_cached(store, value)
             bytes_read += nbytes
+        elif isinstance(value, File):
+            resolved[name] = value.path  # keyed by contents, called with the path
         else:
             resolved[name] = value
     args, kwargs = call_arguments(task.signature, resolved)
