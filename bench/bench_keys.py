@@ -6,7 +6,10 @@ Prints ``runner.sign`` (build + validate + sign of a graph from ``bind``) on a
 alone on the same shapes; and seconds to sign chain / random-DAG (mean in-degree 2) / wide fan-in
 (one sink node with N-1 parents) graphs, the time(2N)/time(N) ratio, digest
 throughput in GB/s for a float32 array against plain blake3 (1 thread and
-AUTO) and hashlib.md5 over the same buffer, and the key size.
+AUTO) and hashlib.md5 over the same buffer, and the key size. Then the cost
+of code identities: each task's code closure computed cold (the examples'
+tasks, and 10 generated tasks with helpers), and ``sign_targets`` on a graph
+of 100k ``@task`` nodes of those 10 tasks (the whole signing prelude).
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
+import importlib.util
 import os
 import random
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -194,6 +199,92 @@ def bench_digest(mib: int, repeat: int) -> None:
     throughput("hashlib.md5", arr.nbytes, lambda: hashlib.md5(view).digest(), repeat)
 
 
+TASKS = """
+import numpy as np
+from runner import task
+
+SCALE = 3
+TABLE = {"a": 1, "b": 2}
+
+def helper(x):
+    return x * SCALE + TABLE["a"]
+
+class Step:
+    def apply(self, x):
+        return helper(x) + 1
+""" + "".join(
+    f"""
+@task
+def t{i}(prev, seed):
+    return Step().apply(seed) + float(np.sum([prev or 0])) + {i}
+""" for i in range(10))
+
+
+def _generated_tasks() -> Any:
+    folder = tempfile.mkdtemp(prefix="bench-keys-")
+    path = os.path.join(folder, "bench_tasks.py")
+    with open(path, "w") as fh:
+        fh.write(TASKS)
+    spec = importlib.util.spec_from_file_location("bench_tasks", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules["bench_tasks"] = module
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def _example_tasks() -> list[Any]:
+    import runpy
+
+    from runner import Task
+
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+    found = []
+    for name in sorted(os.listdir(root)):
+        if name.endswith(".py"):
+            found += [v for v in runpy.run_path(os.path.join(root, name)).values()
+                      if isinstance(v, Task)]
+    return found
+
+
+def _identities(tasks: list[Any]) -> float:
+    """Seconds to compute every task's identity cold (once per process, as in a run)."""
+    start = time.perf_counter()
+    for t in tasks:
+        t.identity  # noqa: B018 - computing it is the point
+    return time.perf_counter() - start
+
+
+def bench_code_identity(n: int) -> None:
+    from runner.graph import Graph
+    from runner.prepare import sign_targets
+
+    examples = _example_tasks()
+    took = _identities(examples)
+    print(f"\ncode identity, cold: {len(examples)} example tasks in {took * 1e3:.1f} ms "
+          f"({took / max(len(examples), 1) * 1e3:.2f} ms per task)")
+    module = _generated_tasks()
+    tasks = [getattr(module, f"t{i}") for i in range(10)]
+    took = _identities(tasks)
+    print(f"code identity, cold: 10 generated tasks in {took * 1e3:.1f} ms "
+          f"({took / 10 * 1e3:.2f} ms per task)")
+    gc.disable()
+    prev = None
+    for i in range(n):
+        prev = tasks[i % 10].bind(prev, seed=i)
+    graph = Graph.from_targets(prev)
+    gc.enable()
+    best = (float("inf"), float("inf"))
+    for _ in range(3):
+        start, cpu = time.perf_counter(), time.process_time()
+        signed = sign_targets(graph)
+        best = min(best, (time.perf_counter() - start, time.process_time() - cpu))
+        assert len(signed.keys) == n
+        del signed
+        gc.collect()
+    print(f"sign_targets, {n:,} @task nodes of 10 tasks: wall {best[0]:.3f} s, "
+          f"cpu {best[1]:.3f} s ({best[1] / n * 1e6:.2f} us/node)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10k/100k graphs, 256 MiB array")
@@ -209,6 +300,7 @@ def main() -> None:
     bench_digest(256 if args.quick else 1024, repeat=3)
     key = keys.digest("x")
     print(f"\nkey size: {len(key.digest)} bytes ({len(key.hex())} hex chars)")
+    bench_code_identity(100_000)
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ def code_closure(
     that stands for a script's module (``__main__``), so parts are named alike however
     the file was run."""
     walk = _Walk(task=task, exclude=frozenset(exclude), packages=packages, script=script)
-    walk.function(fn)
+    walk.function(fn, root=True)
     for i, obj in enumerate(includes):
         walk.visit(obj, f"{task}.<includes[{i}]>")
     if walk.unidentified:
@@ -119,7 +119,9 @@ class _Walk:
     def add(self, kind: str, name: str, digest: str, preview: str | None = None) -> None:
         self.parts[(kind, name)] = CodePart(kind, name, digest, preview)
 
-    def function(self, fn: types.FunctionType) -> None:
+    def function(self, fn: types.FunctionType, root: bool = False) -> None:
+        """A user function: its code, what it references, its cells and defaults
+        (a task's own defaults are inputs of its nodes already)."""
         if not self._first_visit(fn):
             return
         name = f"{self.module(fn.__module__)}.{fn.__qualname__}"
@@ -133,6 +135,8 @@ class _Walk:
             except ValueError:  # empty cell: not assigned yet
                 continue
             self.visit(value, f"{name}.<closure {var}>", var)
+        if root:
+            return
         defaults = fn.__defaults__ or ()
         params = code.co_varnames[: code.co_argcount][-len(defaults):] if defaults else ()
         for param, value in zip(params, defaults, strict=True):
@@ -146,12 +150,13 @@ class _Walk:
             return  # builtins, or a name not defined (yet): nothing to identify
         obj, path, owner = namespace[head], head, None
         for attr in chain[1:]:
-            if not isinstance(obj, types.ModuleType) or not hasattr(obj, attr):
+            # vars(), not getattr: a lazy module attribute must not import anything
+            if not isinstance(obj, types.ModuleType) or attr not in vars(obj):
                 break
-            owner, obj, path = obj, getattr(obj, attr), f"{path}.{attr}"
-        if owner is not None and origin(owner.__name__) != USER and not callable(obj) \
+            owner, obj, path = obj, vars(obj)[attr], f"{path}.{attr}"
+        if owner is not None and origin(owner.__name__) != USER \
                 and not isinstance(obj, types.ModuleType):
-            self._package(owner.__name__)  # a value of a package: its version stands for it
+            self._package(owner.__name__)  # anything a package holds: its version stands for it
             return
         self.visit(obj, f"{module}.{path}", path)
 
@@ -177,6 +182,8 @@ class _Walk:
             self.visit(obj.__wrapped__, name)
         elif isinstance(obj, (types.BuiltinFunctionType, types.MethodWrapperType)):
             self._package(getattr(obj, "__module__", None))
+        elif callable(obj) and hasattr(obj, "__name__") and _foreign(obj):
+            self._package(obj.__module__)  # a package's function-like (numpy ufunc, cython)
         else:
             self._value(obj, name)
 
@@ -234,6 +241,11 @@ class _Walk:
         else:
             self.add(UNIDENTIFIED, name, "", type(obj).__qualname__)
             self.unidentified.append(f"`{name}` ({type(obj).__qualname__})")
+
+
+def _foreign(obj: Any) -> bool:
+    module = getattr(obj, "__module__", None)
+    return isinstance(module, str) and origin(module) != USER
 
 
 def _references(code: types.CodeType) -> list[tuple[str, ...]]:

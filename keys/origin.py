@@ -26,7 +26,7 @@ _OWN = frozenset({"keys", "storage", "runner", "cluster"})
 STDLIB = "stdlib"
 # Module names a pipeline file gets when run as a script (python FILE.py,
 # digestflow run FILE.py): identities use the file's stem instead.
-SCRIPT_MODULES = frozenset({"__main__", "__digestflow__", "__mp_main__"})
+SCRIPT_MODULES = frozenset({"__main__", "__digestflow__", "__mp_main__", "<run_path>"})
 
 
 @lru_cache(maxsize=1)
@@ -87,6 +87,8 @@ def origin(module: str | None) -> str | tuple[str, str]:
     if top in _OWN:
         return ("digestflow", distribution_version("digestflow"))
     mod = sys.modules.get(top)
+    if mod is None:
+        return (top, "?")  # not importable by that name (a compiled helper's module)
     path = getattr(mod, "__file__", None) or next(iter(getattr(mod, "__path__", ())), None)
     if _installed_at(top, path):
         return (top, distribution_version(top))

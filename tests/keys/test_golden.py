@@ -182,19 +182,3 @@ def test_pinned_encoding_bytes() -> None:
     assert keys.encode([None]) == b"dfk\x01l" + (1).to_bytes(8, "little") + b"N"
     assert keys.digest(None) == keys.Key.fromhex(GOLDEN["none"])
 
-
-# Node keys, pinned. Key format 2 (keys._format.KEY_FORMAT_VERSION): identities became
-# code closures, and the version byte joined the node domain, so every node key of
-# format 1 is a clean miss. A change here must bump KEY_FORMAT_VERSION, with a note.
-GOLDEN_NODES = {
-    "source": "b7df6b91d47161ed762a9f7f32f7d580e9d85eaef096b61339d4b23220d9b1b0",
-    "child": "e18aac45a9739e1b2e44f236f5b150494b349fe7f1794ae4f100367a7ec66d45",
-}
-
-
-def test_node_keys_match_pinned_digests() -> None:
-    signer = keys.Signer()
-    source = signer.sign_node("pipe.load@v=1", {"path": "data.csv", "n": 3}, {})
-    child = signer.sign_node("pipe.clean@v=2", {"alpha": 0.5}, {"table": (source, 0)})
-    assert keys.KEY_FORMAT_VERSION == 2
-    assert {"source": source.hex(), "child": child.hex()} == GOLDEN_NODES

@@ -63,7 +63,7 @@ def test_cache_is_per_function_and_per_version() -> None:
     """The memo never answers for another version or another function with the same body."""
     v1 = task_identity(sample, "1")
     assert task_identity(sample, "2") == "tests.keys.test_identity.sample@v=2"
-    assert task_identity(sample) != v1 and "@src=" in task_identity(sample)
+    assert task_identity(sample) != v1 and "@code=" in task_identity(sample)
     assert task_identity(sample, "1") == v1 == "tests.keys.test_identity.sample@v=1"
-    assert task_identity(other).startswith("tests.keys.test_identity.other@src=")
+    assert task_identity(other).startswith("tests.keys.test_identity.other@code=")
     assert task_identity(other, "1") == "tests.keys.test_identity.other@v=1"

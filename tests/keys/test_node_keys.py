@@ -2,8 +2,12 @@
 
 Value digests are pinned in test_golden.py; these pin how a node's identity,
 literals and links are framed into its key. If a change is intended, bump
-``keys._format.FORMAT_VERSION`` and repaste ``NODE_GOLDEN`` from
-``python -m tests.keys.test_node_keys``.
+``keys._format.KEY_FORMAT_VERSION`` (node keys) or ``FORMAT_VERSION`` (value
+encodings) and repaste ``NODE_GOLDEN`` from ``python -m tests.keys.test_node_keys``.
+
+Key format 2: identities became code closures (``@code=``, was ``@code=``) and
+the format version joined the node domain tag, so every format-1 node key is
+a clean miss; ``NODE_GOLDEN`` was repasted for that change.
 """
 
 from __future__ import annotations
@@ -51,29 +55,29 @@ def node_cases() -> dict[str, tuple[str, dict[str, Any], dict[str, tuple[Key, in
 
 
 NODE_GOLDEN = {
-    "bare": "2facf7052cf597beac01ee7eb7962ab654f09c75c6100e854672a239fd4eafac",
-    "other_identity": "61004a5d7d701f2e8a235dfccb71c3c86461d8d55f6bcb3a9bd3caf55e7642f1",
-    "literal_int": "f30bf7c6d94a6c1a98cd709ee2db02d94c9173a1964d9a898fd4be8b0a8a0f92",
-    "literal_int_100": "49d2d89ba5c46b0fee1e55a99ea265228b52a57b6d3bf81b65d49710edacffcf",
-    "literal_float": "57f5cc352201223722618a60c99edcf9aebda8703f8c111e081ac55b205d9235",
-    "literal_str": "a963b7131d3ab31eb3b9330ceebc6762b56e0d852b708f2c6a7c2a272915634a",
-    "literal_renamed": "e7018b64dbced64e538c2a5d73676f4fcab147553dddbec4900b56971cf168b5",
-    "literal_none": "eb23bf77684f3b8f958e5f8ccc5b3f65785f40380636daaf4eff2151266d56ba",
-    "literal_list": "129adf3f753184e76733b9b70099e8949b6c32c2a70763c5f5fdbd5519e72267",
-    "two_literals": "bce66c04c393ef085db23f5abda988a2d9e2824d4ee933e3ecd2ba8e669d7e4c",
-    "literal_at_inline_limit": "3c56d0240378bb9d58010448926d051a112893b4ee5db10a6bb59792d2b9a3dd",
-    "literal_past_inline_limit": "6f2a288f80eaa24da87d5dddabf4ccec3afb9a40e7a7b5ce024016e67fcf6474",
-    "container_at_inline_limit": "6b0cd2115c3c6ce2b5f4e177a178c2b3e2a9478d471774cf4121ed0a5bb747f9",
-    "container_past_inline_limit": "0914cf77d7627be6a8d54bfaaa4f9b5d94aefc9039740270d15870d00d479480",
-    "literal_big": "db442ce7041afd4d7cce55845a9e23cea428077459d08b30e33ed810091dcb0f",
-    "many_literals": "49e671b0995dbb63a66e5f69075a903506d958e1614cf20d23a34ac9d2a64d3a",
-    "link": "173df6fe182abf37c96e0998bf2d0f0e2330050a750f268e4df6627f93f9eb10",
-    "link_socket_1": "db18837fce9b1ea388f6fc235a6ed29be38a843e9dbe8eeb42a870f2809d8cd2",
-    "link_socket_1024": "d0eda2ece6b3effa208394fc692ed240afa67e51b272d7b336c2183b587a69dd",
-    "link_other_parent": "611eafa40b09f1b4b452a34cacbb5ae4107b98d1de28215054d0ff4f826e7312",
-    "link_renamed": "fe5b23164392261bba878c8cbfcf489fa9fd3c666d43b952f4527d74eb4db940",
-    "two_links": "c5ab1584b923a453d6a3c268789abb233b8650a5a947e38ea79165966d47519a",
-    "literals_and_links": "ef83a20e8d12f2626fea1a56659705702722acb358ec6c9ebcea1f22b64efe46",
+    "bare": "a2ab9d43e4dd8529f841e30b22bbbd787688b95216e5b82a5907cf40a05e91a4",
+    "other_identity": "63565d739fb9dd95dfaaafb4c31c95be78291ff9dc20871ecb9e904c0563bed8",
+    "literal_int": "86e7d92d0cbf6a27b9c79daed71855965c7c9029362029177bbf56b0f8774e63",
+    "literal_int_100": "086ab4f0f89d9da1480727293a14d1830529224a94136db48bfaaa49851b0680",
+    "literal_float": "1023504aa296b93eb937c5d63919c3d49a765ef28414eff083ddc281bf7063a4",
+    "literal_str": "7d1385b336cdd9840c2c1c77d4c9c5d3ead464e0f8ef4db017b6973fbdd5becf",
+    "literal_renamed": "7e271c59f41121fbfc59627549f1fa5813892060b368262005b979a1376b462b",
+    "literal_none": "dcb148006a48a05f5ba31994c930c5ba268ad44bdc0f03dc0173dbc60f24c79e",
+    "literal_list": "5610d9bc00da30a9b77e6e9e1836554d5a7520c4efdc9457ec169db722c2bd3c",
+    "two_literals": "85ac069798b9efa9535319dd326928db1bf12248598af4b52f2f3cfed64986dd",
+    "literal_at_inline_limit": "844e198a7d9659f89d5466dfcd2f17662b6041fa0139c65ab65c6f40b5bb0c2d",
+    "literal_past_inline_limit": "650942a985d0e478260062e65c0a9f98d9e486e0a303e42dca7879bf31b67f3f",
+    "container_at_inline_limit": "ce04b1a94382ec2352a489a78cd22302561e321411bf720e299dfb51b9db1374",
+    "container_past_inline_limit": "f08b68b6f13ff2e8f5d5f479261cbfb6a0bef8586e81b2e0dda5ef67c251344a",
+    "literal_big": "246542cd6382cc8f5700066f022923adb57b96201e5205d0b8fef8121f7af4c2",
+    "many_literals": "b1cb71bcd1fa3a036c50ddf27fc64005fd92f2b029c7ba04a46b915154923439",
+    "link": "ce980f0ec562df412d6a9fb087a616ee67dee724caf3ca49f0499f2cc9b60518",
+    "link_socket_1": "eec0babb98853d9ff031b669200f0ad4b17a600a9b5b0765f3eb1e372c53b390",
+    "link_socket_1024": "a4396ce3bd35d8ad905686953d832b9e91cdc29a400b82d1349306f57cd45337",
+    "link_other_parent": "e7430118ed5cc8fe60fe3b6346bc4813980bd19684b5ec3de42d65b30c95fdab",
+    "link_renamed": "d3dae386e731bce905180a7ebaa2f064c9309e294f7ef6915116638b0b912cc2",
+    "two_links": "d3ac95bf9eea42e97bb3497a757894ca0f89b1a5502788a0ff11b3ccaa7e3c6c",
+    "literals_and_links": "26db1bd09533ac80849e708dd8759b3c157b50a5f5b9d6145983c63f7ce00012",
 }
 
 
@@ -85,11 +89,12 @@ def _sign_all() -> dict[str, str]:
 
 
 def test_node_keys_match_pinned_digests() -> None:
+    assert keys.KEY_FORMAT_VERSION == 2
     got = _sign_all()
     wrong = {name: hexd for name, hexd in got.items() if NODE_GOLDEN.get(name) != hexd}
     assert not wrong, (
         f"the node keys of {sorted(wrong)} changed (framing drift?); if the change is "
-        f"intended, bump FORMAT_VERSION and repaste (see this module's docstring): {wrong}"
+        f"intended, bump KEY_FORMAT_VERSION and repaste (see this module's docstring): {wrong}"
     )
 
 
@@ -103,7 +108,7 @@ def test_every_case_has_a_distinct_key() -> None:
 
 # The format, written out by hand rather than imported, so a change to any tag or
 # to the framing fails here with the part named.
-NODE_TAG = b"digestflow:node\x00"
+NODE_TAG = b"digestflow:node\x00\x02"  # the key format version (2) ends the tag
 VALUE_TAG = b"digestflow:value\x00"
 HEADER = b"dfk\x01"
 
