@@ -230,6 +230,10 @@ class _Walk:
             return
         except UnhashableError:
             pass
+        except Exception as err:  # a broken __digest__ or encoder: named, not fatal here
+            self.add(UNIDENTIFIED, name, "", f"{type(obj).__qualname__}: {err}")
+            self.unidentified.append(f"`{name}` ({type(obj).__qualname__}: {err})")
+            return
         if not self._first_visit(obj):
             return  # a container seen before (or one that holds itself)
         if isinstance(obj, (list, tuple)):
