@@ -19,7 +19,7 @@ from typing import Any
 
 from runner.errors import ValidationError
 from runner.recipe_diff import Cause, Direct, Upstream, diff_recipes
-from runner.records import RunHistory, RunRecord, doc_name, when
+from runner.records import RunHistory, RunRecord, doc_name, pipeline_of, when
 
 _BASELINE = ("executed", "cached", "failed", "skipped")
 _FIRST_RUN = "never run before"
@@ -88,7 +88,8 @@ def explain(targets: Any, node: str | None = None, *, store: Any = None,
     refs = needed_refs(graph, order, hexkeys) if cache in ("use", "read") else []
     found = store_obj.manifests_many(refs) if refs else {}
     plan = make_plan(graph, order, hexkeys, [t[0] for t in signed.targets], found, cache=cache)
-    why = _Explainer(graph, order, hexkeys, signed.signer, RunHistory(store_obj))
+    why = _Explainer(graph, order, hexkeys, signed.signer,
+                     RunHistory(store_obj, pipeline_of(graph)))
     statuses = {}
     for nid in _select(order, node, graph):
         canon = plan.canon[nid]
@@ -104,7 +105,7 @@ def explain(targets: Any, node: str | None = None, *, store: Any = None,
 def _explain_result(result: Any, node: str | None) -> Explanation:
     graph, store = result.meta["graph"], result.meta["store"]
     order = [r.id for r in result.report]
-    history = RunHistory(store)
+    history = RunHistory(store, pipeline_of(graph))
     name = doc_name(result.run_id, result.started)
     record = history.load(name) if name in history.names() else None
     cache = record.cache if record else "use"

@@ -39,6 +39,7 @@ class RunRecord:
     cache: str = "use"
     executor: str = ""
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pipeline: str = ""  # pipeline_of(graph): which pipeline ran (explain's baseline)
 
     @property
     def seconds(self) -> float:
@@ -54,7 +55,8 @@ class RunRecord:
         return {
             "format": FORMAT, "run_id": self.run_id, "started": self.started,
             "finished": self.finished, "targets": list(self.targets), "cache": self.cache,
-            "executor": self.executor, "nodes": list(self.nodes.values()),
+            "executor": self.executor, "pipeline": self.pipeline,
+            "nodes": list(self.nodes.values()),
         }
 
     @classmethod
@@ -64,7 +66,20 @@ class RunRecord:
             finished=float(data["finished"]), targets=tuple(data.get("targets", ())),
             cache=str(data.get("cache", "use")), executor=str(data.get("executor", "")),
             nodes={n["id"]: n for n in data.get("nodes", ())},
+            pipeline=str(data.get("pipeline", "")),
         )
+
+
+def pipeline_of(graph: Any) -> str:
+    """What makes two runs "the same pipeline": node ids, their tasks and how they
+    link, never literals or code (those change between runs of one pipeline)."""
+    from blake3 import blake3
+
+    shape = sorted(
+        (node.id, node.task.name, sorted((n, p, s) for n, (p, s) in node.links.items()))
+        for node in graph
+    )
+    return blake3(repr(shape).encode()).hexdigest()[:16]
 
 
 def doc_name(run_id: str, started: float) -> str:
@@ -85,9 +100,11 @@ def build_record(result: Any, *, cache: str, executor: str) -> RunRecord:
             entry["same_as"] = rep.same_as
         nodes[rep.id] = entry
     targets = tuple(nid if s is None else f"{nid}:{s}" for nid, s in result.meta.get("targets", ()))
+    graph = result.meta.get("graph")
     return RunRecord(name=doc_name(result.run_id, result.started), run_id=result.run_id,
                      started=result.started, finished=result.finished, targets=targets,
-                     cache=cache, executor=executor, nodes=nodes)
+                     cache=cache, executor=executor, nodes=nodes,
+                     pipeline=pipeline_of(graph) if graph is not None else "")
 
 
 def write_run(store: Any, result: Any, *, cache: str, executor: str) -> str | None:
@@ -137,10 +154,17 @@ def tail(text: str, lines: int) -> str:
 
 
 class RunHistory:
-    """Recorded runs of one store, newest first, read lazily and cached."""
+    """Recorded runs of one store, newest first, read lazily and cached.
 
-    def __init__(self, store: Any) -> None:
+    With ``pipeline``, ``entries`` (a node's past, for explain) reads only the runs
+    of that pipeline when the store has any, so two pipelines sharing a store and
+    node ids are never compared with each other.
+    """
+
+    def __init__(self, store: Any, pipeline: str | None = None) -> None:
         self.store = store
+        self.pipeline = pipeline
+        self._own: bool | None = None
         self._names: list[str] | None = None
         self._records: dict[str, RunRecord | None] = {}
         self._recipes: dict[str, dict[str, Any]] = {}
@@ -182,7 +206,11 @@ class RunHistory:
 
     def entries(self, node_id: str, *, before: str | None = None) -> Iterator[tuple[RunRecord, dict]]:
         """(run, entry) for ``node_id`` in runs older than the run named ``before``, newest first."""
+        if self.pipeline and self._own is None:
+            self._own = any(r.pipeline == self.pipeline for r in self)
         for record in self:
+            if self._own and record.pipeline != self.pipeline:
+                continue
             if before is not None and record.name >= before:
                 continue
             entry = record.nodes.get(node_id)
