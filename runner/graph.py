@@ -13,8 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner.errors import ValidationError
+from runner.nested import NestedInput, holds_ref, link_name, refs_in, split
 from runner.node import Node, Output
 from runner.task import Task
+
+_OPEN = (list, tuple, dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,10 @@ class GraphNode:
         for name, value in inputs.items():
             if isinstance(value, Link):
                 self.links[name] = (value.node, value.socket)
+            elif isinstance(value, NestedInput):
+                self.literals[name] = value.template
+                for path, link in value.links.items():
+                    self.links[link_name(name, path)] = (link.node, link.socket)
             else:
                 self.literals[name] = value
 
@@ -175,6 +182,9 @@ def build_from_nodes(roots: Iterable[Node]) -> tuple[Graph, dict[int, str]]:
                 push(value)
             elif isinstance(value, Output):
                 push(value.node)
+            elif type(value) in _OPEN:
+                for ref in refs_in(value):
+                    push(ref if isinstance(ref, Node) else ref.node)
     nodes = [found[s] for s in sorted(found)]
     ids = _assign_ids(nodes)
     graph = Graph()
@@ -188,11 +198,22 @@ def build_from_nodes(roots: Iterable[Node]) -> tuple[Graph, dict[int, str]]:
                 links[name] = (ids[value.seq], 0)
             elif isinstance(value, Output):
                 links[name] = (ids[value.node.seq], value.socket)
+            elif type(value) in _OPEN and holds_ref(value):
+                nested = split(value, lambda ref: _link(ref, ids))
+                literals[name] = nested.template
+                for path, link in nested.links.items():
+                    links[link_name(name, path)] = link
             else:
                 literals[name] = value
         table[nid] = GraphNode.bound_node(nid, node.task, literals, links, node.inputs, node.where)
     graph.topological = list(table)
     return graph, ids
+
+
+def _link(ref: Node | Output, ids: dict[int, str]) -> tuple[str, int]:
+    if isinstance(ref, Node):
+        return (ids[ref.seq], 0)
+    return (ids[ref.node.seq], ref.socket)
 
 
 def _assign_ids(nodes: Iterable[Node]) -> dict[int, str]:

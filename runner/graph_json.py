@@ -20,6 +20,7 @@ from typing import Any
 
 from runner.errors import ValidationError
 from runner.graph import Graph, GraphNode, Link
+from runner.nested import Template, fill, link_name, split
 from runner.prompt_schema import GRAPH_SCHEMA, PROMPT_SCHEMA, check_schema, link_or_value
 from runner.task import Task
 
@@ -33,10 +34,18 @@ def graph_to_dict(graph: Graph) -> dict[str, Any]:
         for name in node.order:
             if name in node.links:
                 inputs[name] = list(node.links[name])
+            elif isinstance(node.literals[name], Template):
+                inputs[name] = {"$nested": _literal_to_json(node, name, _embed(node, name))}
             else:
                 inputs[name] = _literal_to_json(node, name, node.literals[name])
         nodes[node.id] = {"class_type": node.class_type, "inputs": inputs}
     return {"format": FORMAT, "nodes": nodes}
+
+
+def _embed(node: GraphNode, name: str) -> Any:
+    """A nested input with its node links put back in place, as ``Link``s."""
+    template = node.literals[name]
+    return fill(template, {p: Link(*node.links[link_name(name, p)]) for p in template.slots()})
 
 
 def graph_from_dict(data: Mapping[str, Any], registry: Any) -> Graph:
@@ -146,6 +155,8 @@ def _input_from_json(
 def _literal_to_json(node: GraphNode, name: str, value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, str)):
         return value
+    if isinstance(value, Link):
+        return {"$link": [value.node, value.socket]}
     if isinstance(value, float):
         if math.isfinite(value):
             return value
@@ -183,5 +194,10 @@ def _literal_from_json(value: Any) -> Any:
                 return float(inner)
             if tag == "$dict":
                 return {k: _literal_from_json(v) for k, v in inner.items()}
+            if tag == "$link":
+                return Link(str(inner[0]), int(inner[1]))
+            if tag == "$nested":
+                return split(_literal_from_json(inner), lambda link: link,
+                             lambda item: isinstance(item, Link))
         return {k: _literal_from_json(v) for k, v in value.items()}
     return value

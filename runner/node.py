@@ -33,6 +33,11 @@ class Output:
     def __repr__(self) -> str:
         return f"<output {self.socket} of {self.node.task.name}>"
 
+    def __digest__(self) -> Any:
+        from runner.nested import ref_digest
+
+        return ref_digest(self)
+
 
 class Node:
     """One call of a task on bound inputs; nothing runs until ``run``."""
@@ -88,6 +93,11 @@ class Node:
     def __repr__(self) -> str:
         return f"<node {self.task.name} bound at {self.where}>"
 
+    def __digest__(self) -> Any:
+        from runner.nested import ref_digest
+
+        return ref_digest(self)
+
 
 def flatten_arguments(sig: inspect.Signature, arguments: Mapping[str, Any]) -> dict[str, Any]:
     """Bound arguments -> {input name: value}, varargs as ``name[i]``."""
@@ -137,12 +147,22 @@ def _check_input(task: Task, where: str, name: str, value: Any) -> None:
             f"{value.task.name!r}, which has {value.task.num_returns} outputs: "
             f"pick one with node[i] or unpack it"
         )
-    if isinstance(value, (list, tuple, set, frozenset, dict)) and _contains_node(value):
+    if isinstance(value, (set, frozenset)) and _contains_node(value):
         raise ValidationError(
             f"input {name!r} of task {task.name!r} bound at {where} holds a node inside a "
-            f"{type(value).__name__}: pass nodes as separate arguments "
-            f"(e.g. def {task.fn.__name__}(*parts)) so each one is a link"
+            f"{type(value).__name__}: nodes are resolved inside lists, tuples and dicts "
+            "only; use a list"
         )
+    from runner.nested import refs_in
+
+    if type(value) in (list, tuple, dict):
+        for ref in refs_in(value):
+            if isinstance(ref, Node) and ref.task.num_returns != 1:
+                raise ValidationError(
+                    f"input {name!r} of task {task.name!r} bound at {where} holds node "
+                    f"{ref.task.name!r}, which has {ref.task.num_returns} outputs: "
+                    "pick one with node[i]"
+                )
 
 
 def _contains_node(value: Any) -> bool:

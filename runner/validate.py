@@ -12,6 +12,7 @@ from collections import deque
 
 from runner.errors import ValidationError
 from runner.graph import Graph, GraphNode
+from runner.nested import owner
 
 
 def validate(graph: Graph) -> list[str]:
@@ -51,7 +52,7 @@ def check_arguments(node: GraphNode) -> None:
     params = node.task.signature.parameters
     var_pos = {p.name for p in params.values() if p.kind is inspect.Parameter.VAR_POSITIONAL}
     has_var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    names = set(node.literals) | set(node.links)
+    names = set(node.literals) | {n for n in node.links if owner(n) not in node.literals}
     for pname, param in params.items():
         required = param.default is inspect.Parameter.empty and param.kind not in (
             inspect.Parameter.VAR_POSITIONAL,

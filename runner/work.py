@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from keys import File
+from runner import nested
 from runner.node import call_arguments
 from runner.task import Task
 from runner.tracebacks import user_traceback
@@ -76,7 +77,7 @@ def execute_node(
             resolved[name] = value.path  # keyed by contents, called with the path
         else:
             resolved[name] = value
-    args, kwargs = call_arguments(task.signature, resolved)
+    args, kwargs = call_arguments(task.signature, nested.resolve(resolved))
     result = _call(task, args, kwargs)
     values = split_outputs(task, result)
     manifests: list[dict[str, Any]] = []
