@@ -28,9 +28,10 @@ def test_multi_output_node_used_whole():
         combine.bind("c", split.bind("s", 1))
 
 
-def test_node_hidden_in_a_list():
-    with pytest.raises(ValidationError, match=r"holds a node inside a list.*\*parts"):
-        source.bind("x", [source.bind("y", 1)])
+def test_node_hidden_in_a_set():
+    """Lists, tuples and dicts are opened (tests/runner/test_nested_inputs.py); sets not."""
+    with pytest.raises(ValidationError, match=r"holds a node inside a set.*use a list"):
+        source.bind("x", {source.bind("y", 1)})
 
 
 REGISTRY = {"Source": source, "Combine": combine, "Split": split}
