@@ -26,6 +26,7 @@ log = logging.getLogger("digestflow")
 KIND = "filestats"
 FORMAT = "digestflow.filestats/1"
 _MAX_CHECKS = 10_000  # distinct strings stat'ed per run, at most
+_SCALARS = frozenset({int, float, bool, type(None), bytes, complex})
 
 
 class PathLiteralWarning(UserWarning):
@@ -67,6 +68,8 @@ def warn_plain_paths(graph: Any) -> None:
     checked: dict[str, bool] = {}
     for node in graph:
         for name, value in node.literals.items():
+            if type(value) in _SCALARS:
+                continue  # most literals: no generator, no stat
             for text in _path_like(value):
                 if text not in checked and len(checked) < _MAX_CHECKS:
                     checked[text] = os.path.isfile(text)
