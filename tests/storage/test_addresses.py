@@ -45,3 +45,15 @@ def test_document_names(local_store: Store) -> None:
         local_store.put_doc(".runs", "x", {})
     with pytest.raises(StorageError, match="invalid pin name"):
         local_store.pin("../up", [])
+
+
+def test_a_manifest_name_under_a_directory_that_is_not_a_key_is_no_object(
+    local_store: Store,
+) -> None:
+    from storage.refs import manifest_path
+
+    local_store.put(key("real"), 0, "v")
+    fake = manifest_path(key("real"), 0).replace(key("real"), "not-a-key")
+    local_store.backend.write_bytes(fake, b"{}")
+    assert [m.ref for m in local_store.iter_manifests()] == [(key("real"), 0)]
+    assert local_store.verify_all() == []
