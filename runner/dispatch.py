@@ -9,7 +9,7 @@ its ref is returned so the next planning round recomputes the producer.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ from runner.scheduler import SKIPPED, Scheduler
 from runner.work import NodeOutcome
 
 Emit = Callable[..., None]
+Recorded = Callable[[list[str]], Awaitable[None]]
 
 
 @dataclass(kw_only=True)
@@ -39,13 +40,15 @@ async def dispatch(
     *,
     write: bool,
     emit: Emit,
+    recorded: Recorded | None = None,
 ) -> Dispatched:
+    """Run ``plan.run``; ``recorded(keys)`` follows each batch of manifests recorded."""
     parents = {nid: plan.parents(graph, nid) for nid in plan.run}
     sched = Scheduler(parents, pipelined=executor.pipelined)
     out = Dispatched(state=sched.state)
     finished: asyncio.Queue[tuple[str, asyncio.Future[Any]]] = asyncio.Queue()
     in_flight = 0
-    recorder = _Recorder(index)
+    recorder = _Recorder(index, recorded)
     position = {nid: i for i, nid in enumerate(plan.run)}
     while True:
         for nid in sched.ready():
@@ -93,8 +96,9 @@ def _settle(
 class _Recorder:
     """Batches manifests for the index: one call per flush, not one per node."""
 
-    def __init__(self, index: Index, batch: int = 512) -> None:
+    def __init__(self, index: Index, recorded: Recorded | None = None, batch: int = 512) -> None:
         self.index = index
+        self.recorded = recorded
         self.batch = batch
         self.buffer: list[dict[str, Any]] = []
         self.tasks: list[asyncio.Task[None]] = []
@@ -110,6 +114,8 @@ class _Recorder:
         batch, self.buffer = self.buffer, []
         if batch:
             await self.index.record(batch)
+            if self.recorded is not None:
+                await self.recorded(sorted({m["key"] for m in batch}))
 
     async def flush(self) -> None:
         await self._send()

@@ -14,7 +14,7 @@ node but never produced it, so it says nothing about the stored output.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from runner.errors import ValidationError
@@ -118,7 +118,10 @@ def _explain_result(result: Any, node: str | None) -> Explanation:
                                   for s in range(graph[nid].task.num_returns)])
     why = _Explainer(graph, order, keys, result.meta["signer"], history)
     out = why.explain(statuses, canon, found, cache=cache, before=name)
-    return Explanation(nodes=out.nodes, run_id=result.run_id)
+    waited = {r.id: r.waited_for for r in result.report if r.waited_for}
+    nodes = tuple(replace(n, reason=f"computed by {waited[n.id]} while this run waited; "
+                          f"{n.reason}") if n.id in waited else n for n in out.nodes)
+    return Explanation(nodes=nodes, run_id=result.run_id)
 
 
 def _select(order: list[str], node: str | None, graph: Any) -> list[str]:

@@ -16,6 +16,7 @@ STORED = "<stored>"  # acquire's answer for a key already recorded: read it, do 
 
 class Index(Protocol):
     lookups: int  # round trips so far, for benchmarks and tests
+    shares_leases: bool  # its leases reach other drivers (a cluster's index actor)
 
     async def lookup(self, refs: Sequence[Ref]) -> dict[Ref, Any]:
         """Manifests of the refs that exist (absent refs are simply missing)."""
@@ -40,6 +41,8 @@ class Index(Protocol):
 
 class StoreIndex:
     """An index that is the store itself: one ``manifests_many`` per lookup."""
+
+    shares_leases = False
 
     def __init__(self, store: Any) -> None:
         self.store = store

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -36,6 +37,17 @@ Ref = tuple[str, int]
 
 DEFAULT_TTL = 60.0  # seconds; DIGESTFLOW_LEASE_TTL overrides
 MAX_POLL = 1.0  # seconds between polls of a waiting driver, at most
+LEASED_MODES = ("use", "refresh")  # cache modes that write, so others can wait for them
+
+
+def run_leases(store: Any, index: Any, *, cache: str, run_id: str, started: float) -> Leases:
+    """The leases of one run: this process's table, then the cluster's index (when
+    drivers share it) or the store's lock files; off unless the run writes."""
+    from runner.lease_tables import lease_tables, owner_id
+
+    table = lease_tables(store, index, shared_index=index.shares_leases)
+    return Leases(index, enabled=cache in LEASED_MODES, owner=owner_id(run_id), table=table,
+                  fresh_after=started if cache == "refresh" else None)
 
 
 class Leases:
@@ -44,7 +56,8 @@ class Leases:
     ``table``: where leases live (default: the index's own); ``fresh_after``:
     for ``cache="refresh"``, outputs recorded before this time do not end a
     wait and recorded keys are leased again (a refresh recomputes them).
-    ``waited_for``: key -> holder, for every key this run waited for.
+    ``waited_for``: key -> holder, for every key this run waited for
+    (``waited_refs``: their outputs).
     """
 
     def __init__(self, index: Any, *, enabled: bool = True, ttl: float | None = None,
@@ -60,7 +73,10 @@ class Leases:
         self.fresh_after = fresh_after
         self.held: set[str] = set()
         self.waited_for: dict[str, str] = {}
-        self._renewer: asyncio.Task[None] | None = None
+        self.waited_refs: set[Ref] = set()
+        self._renewer: threading.Thread | None = None
+        self._closing = threading.Event()
+        self._held_lock = threading.Lock()
 
     async def claim(self, graph: Graph, plan: Plan) -> tuple[Plan, list[Ref]]:
         """Lease ``plan.run``'s keys: (the plan to dispatch now, refs to wait for)."""
@@ -80,6 +96,7 @@ class Leases:
                 blocked.add(nid)
         now = replace(plan, run=[n for n in plan.run if n not in blocked])
         refs = [(plan.keys[n], s) for n in foreign for s in range(graph[n].task.num_returns)]
+        self.waited_refs.update(refs)
         return now, refs
 
     async def wait(self, refs: Sequence[Ref]) -> None:
@@ -88,7 +105,7 @@ class Leases:
         delay = 0.02
         while pending:
             found = await self.index.lookup(pending)
-            pending = [r for r in pending if not self._fresh(found.get(r))]
+            pending = [r for r in pending if not self.fresh(found.get(r))]
             if not pending:
                 return
             holders = await self._acquire(sorted({k for k, _ in pending}))
@@ -102,49 +119,63 @@ class Leases:
             await self.table.changed(sorted({k for k, _ in pending}), delay)
             delay = min(delay * 1.5, MAX_POLL)
 
-    def _fresh(self, manifest: Any) -> bool:
+    def fresh(self, manifest: Any) -> bool:
+        """Whether a found output ends a wait (for a refresh: written since it began)."""
         if manifest is None:
             return False
         return self.fresh_after is None or manifest.created >= self.fresh_after
 
     async def recorded(self, keys: Iterable[str]) -> None:
         """Outputs of ``keys`` are stored and recorded: their leases end now."""
-        done = [k for k in keys if k in self.held]
-        if done:
+        with self._held_lock:
+            done = [k for k in keys if k in self.held]
             self.held -= set(done)
+        if done:
             await self.table.release(done, self.owner, recorded=True)
 
     async def close(self) -> None:
         """Stop renewing and give back every lease not yet settled by a record."""
         if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
+            self._closing.set()
+            await asyncio.to_thread(self._renewer.join)
             self._renewer = None
-        if self.held:
+        with self._held_lock:
             held, self.held = sorted(self.held), set()
+        if held:
             with contextlib.suppress(Exception):  # expiry frees them anyway
                 await self.table.release(held, self.owner)
 
-    async def _acquire(self, keys: Iterable[str], renew: bool = False) -> dict[str, str]:
+    async def _acquire(self, keys: Iterable[str]) -> dict[str, str]:
         """key -> holder; keys granted to this run are renewed until ``close``."""
         keys = list(dict.fromkeys(keys))
-        holders = await self.table.acquire(keys, self.owner, self.ttl, renew=renew,
+        holders = await self.table.acquire(keys, self.owner, self.ttl,
                                            reuse=self.fresh_after is None)
         granted = {k for k in keys if holders.get(k) == self.owner}
-        self.held |= granted
+        with self._held_lock:
+            self.held |= granted
         if granted and self._renewer is None:
-            self._renewer = asyncio.ensure_future(self._renew())
+            self._renewer = threading.Thread(target=self._renew, name="digestflow-leases",
+                                             daemon=True)
+            self._renewer.start()
         return holders
 
-    async def _renew(self) -> None:
-        """Re-assert held leases every TTL/3 (also re-creating them in a restarted index)."""
-        while True:
-            await asyncio.sleep(self.ttl / 3)
-            if self.held:
-                held = sorted(self.held)
+    def _renew(self) -> None:
+        """Re-assert held leases every TTL/3 (also re-creating them in a restarted
+        index). A thread with its own event loop: a run whose loop is busy (a long
+        inline task) still holds its keys while its process lives."""
+        loop = asyncio.new_event_loop()
+        try:
+            while not self._closing.wait(self.ttl / 3):
+                with self._held_lock:
+                    held = sorted(self.held)
+                if not held:
+                    continue
                 try:
-                    holders = await self._acquire(held, renew=True)
+                    holders = loop.run_until_complete(self.table.acquire(
+                        held, self.owner, self.ttl, renew=True, reuse=self.fresh_after is None))
                 except Exception:  # noqa: BLE001 - an unreachable table: retry next period
                     continue
-                self.held -= {k for k in held if holders.get(k) != self.owner}
+                with self._held_lock:
+                    self.held -= {k for k in held if holders.get(k) != self.owner}
+        finally:
+            loop.close()

@@ -98,6 +98,8 @@ def build_record(result: Any, *, cache: str, executor: str) -> RunRecord:
             entry["traceback"] = tail(rep.traceback or "", _TRACEBACK_LINES)
         if rep.same_as:
             entry["same_as"] = rep.same_as
+        if rep.waited_for:
+            entry["waited_for"] = rep.waited_for
         nodes[rep.id] = entry
     targets = tuple(nid if s is None else f"{nid}:{s}" for nid, s in result.meta.get("targets", ()))
     graph = result.meta.get("graph")

@@ -23,6 +23,7 @@ class NodeReport:
     error: str | None = None
     traceback: str | None = None
     same_as: str | None = None  # another node with the same key did the work
+    waited_for: str | None = None  # "run X in this process" / "driver Y" computed it meanwhile
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -77,6 +78,9 @@ class Result:
         parts = [f"{c.get(s, 0)} {s}" for s in ("executed", "cached", "failed", "skipped")]
         if c.get("unneeded"):
             parts.append(f"{c['unneeded']} not needed")
+        waited = sum(1 for r in self.report if r.waited_for)
+        if waited:
+            parts[1] += f" ({waited} computed meanwhile by another run)"
         written = sum(r.bytes for r in self.report if r.status == "executed")
         return (
             f"{len(self.report)} nodes: {', '.join(parts)} in "

@@ -20,7 +20,8 @@ from runner.errors import RunError, ValidationError
 from runner.events import EventHandler, NodeEvent
 from runner.executor import Executor, InlineExecutor
 from runner.graph import Graph
-from runner.lease import Leases
+from runner.lease import run_leases
+from runner.lease_tables import describe_holder
 from runner.plan import CACHE_MODES, Plan, make_plan, needed_refs, stored, without_failed
 from runner.prepare import open_store, sign_targets
 from runner.progress import make_progress
@@ -150,6 +151,7 @@ class _RunContext:
                 seconds=info.get("seconds", 0.0), bytes=info.get("bytes", 0),
                 bytes_read=info.get("bytes_read", 0), error=info.get("error"),
                 traceback=info.get("traceback"), same_as=info.get("same_as"),
+                waited_for=info.get("waited_for"),
             ))
         return out
 
@@ -157,15 +159,15 @@ class _RunContext:
 async def _rounds(ctx: _RunContext, execu: Executor, index: Any, store: Any,
                   order: list[str], flat: list[Target], cache: str) -> list[Any]:
     graph, keys = ctx.graph, ctx.keys
-    refs = needed_refs(graph, order, keys) if cache in ("use", "read") else []
-    leases = Leases(index, enabled=cache == "use")
+    refs = needed_refs(graph, order, keys) if cache != "off" else []
+    leases = run_leases(store, index, cache=cache, run_id=ctx.run_id, started=time.time())
     round_no = stale_rounds = 0
     failed: set[str] = set()  # a node fails once per run, however many rounds follow
     try:
         while stale_rounds < _MAX_ROUNDS:
             round_no += 1
-            found = await index.lookup(refs) if refs else {}
-            plan = make_plan(graph, order, keys, [t[0] for t in flat], found, cache=cache)
+            found, mode = await _lookup(index, leases, refs, cache)
+            plan = make_plan(graph, order, keys, [t[0] for t in flat], found, cache=mode)
             plan = without_failed(graph, plan, failed)
             if round_no == 1 or plan.run:
                 execu.prepare({graph[nid].task for nid in plan.run})
@@ -173,7 +175,7 @@ async def _rounds(ctx: _RunContext, execu: Executor, index: Any, store: Any,
             now, waiting = await leases.claim(graph, plan)  # X2 across drivers
             done, _ = await asyncio.gather(
                 dispatch(graph, now, execu, index, write=cache in ("use", "refresh"),
-                         emit=ctx.emit),
+                         emit=ctx.emit, recorded=leases.recorded),
                 leases.wait(waiting))
             failed |= {nid for nid, state in done.state.items() if state == "failed"}
             if done.stale:
@@ -185,6 +187,7 @@ async def _rounds(ctx: _RunContext, execu: Executor, index: Any, store: Any,
             values, stale = await _fetch_targets(ctx, plan, done, execu, store, flat)
             if not stale:
                 _mark_duplicates(ctx, plan)
+                _mark_waited(ctx, plan, leases.waited_for)
                 return values
             stale_rounds += 1
             await index.forget(_recheck(refs, stale))
@@ -200,6 +203,25 @@ def _recheck(refs: list[tuple[str, int]], stale: list[tuple[str, int]]) -> list[
     them all, so the next round's lookup re-checks each against the store (N vanished
     objects cost one extra round, not N)."""
     return list(dict.fromkeys([*stale, *refs]))
+
+
+async def _lookup(index: Any, leases: Any, refs: list[tuple[str, int]], cache: str
+                  ) -> tuple[dict[Any, Any], str]:
+    """This round's found outputs and the cache mode to plan them with. A refresh
+    reads only outputs written since it began: by another run it waited for, or
+    by itself in an earlier round."""
+    found = await index.lookup(refs) if refs else {}
+    if cache != "refresh":
+        return found, cache
+    return {r: m for r, m in found.items() if leases.fresh(m)}, "use"
+
+
+def _mark_waited(ctx: _RunContext, plan: Plan, waited_for: dict[str, str]) -> None:
+    """Nodes read from the store after another run computed them while this one waited."""
+    for nid in plan.order:
+        holder = waited_for.get(plan.keys[nid])
+        if holder is not None and ctx.status.get(nid) == "cached":
+            ctx.reports.setdefault(nid, {})["waited_for"] = describe_holder(holder)
 
 
 def _mark_cached(ctx: _RunContext, plan: Plan) -> None:
