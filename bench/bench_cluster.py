@@ -157,6 +157,8 @@ def _overlap(head: RayHead, drivers: list[list[str]], flags: list[str],
     for p in procs:
         try:
             _, err = p.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            err = "timed out after 300 s"
         finally:
             kill_session(p.pid)
         if p.returncode != 0:
