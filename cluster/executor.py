@@ -23,11 +23,10 @@ import ray
 from cluster.connect import ensure_ray
 from cluster.index import RayIndex
 from cluster.worker import NodeFailed, run_node
+from runner.contracts import ErrorInfo, NodeJob, NodeOutcome, Submission, Upstream
 from runner.errors import DigestflowWarning, ExecutionError
-from runner.executor import NodeJob, Submission, Upstream
 from runner.index import Index, StoreIndex
 from runner.task import Task
-from runner.work import ErrorInfo, NodeOutcome
 
 _GPU_WARNED = False
 # task -> {(pickled store, options): remote function}; dies with the Task object
@@ -64,16 +63,16 @@ class RayExecutor:
         conn = ensure_ray(self.address)
         self.embedded = conn.embedded
 
-    def prepare(self, tasks: Iterable[Task]) -> dict[str, dict[str, Any]]:
+    def prepare(self, tasks: Iterable[Task]) -> None:
+        """Check feasibility and remember per-task option overrides for ``submit``."""
         tasks = list(tasks)
         if not tasks:
-            return self._overrides
+            return
         if not ray.is_initialized():
             self._connect()
         total = ray.cluster_resources()
         for task in tasks:
             self._overrides[task.name] = check_feasible(task, total, embedded=self.embedded)
-        return self._overrides
 
     def submit(self, job: NodeJob, handles: Mapping[tuple[str, int], Any]) -> Submission:
         literal: dict[str, Any] = {}
@@ -128,7 +127,8 @@ class RayExecutor:
 
 
 def _bound(task: Task, store: Any) -> Any:
-    """The worker function with task and store captured: Ray exports it once per run."""
+    """The worker function with task and store captured (exported once per process, see
+    ``RayExecutor._remote``)."""
 
     def node_task(spec: dict[str, Any], *upstream: Any) -> Any:
         return run_node(task, store, spec, *upstream)
@@ -164,7 +164,7 @@ def _to_outcome(done: concurrent.futures.Future[Any], node_id: str, start: float
         failed = getattr(cause, "cause", None) or cause
         if isinstance(failed, NodeFailed):
             if failed.node_id != node_id:
-                return NodeOutcome(worker={"upstream_failed": failed.node_id})
+                return NodeOutcome(upstream_failed=failed.node_id)
             if failed.stale:
                 return NodeOutcome(stale=[failed.stale])
             return NodeOutcome(error=failed.info)

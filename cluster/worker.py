@@ -14,8 +14,9 @@ from typing import Any
 
 import ray
 
+from runner.contracts import ErrorInfo, WorkerInfo
 from runner.task import Task
-from runner.work import ErrorInfo, StaleInput, error_info, execute_node
+from runner.work import StaleInput, error_info, execute_node
 
 
 class NodeFailed(Exception):
@@ -47,11 +48,8 @@ def run_node(task: Task, store: Any, spec: dict[str, Any], *upstream: Any) -> An
     except Exception as err:
         metrics.task_failed(task.name)
         raise NodeFailed(spec["node_id"], error_info(err)) from None
-    outcome.worker.update(
-        node=ray.get_runtime_context().get_node_id(),
-        gpu_ids=[str(g) for g in ray.get_gpu_ids()],
-        pid=os.getpid(),
-    )
+    outcome.worker = WorkerInfo(pid=os.getpid(), node=ray.get_runtime_context().get_node_id(),
+                                gpu_ids=tuple(str(g) for g in ray.get_gpu_ids()))
     metrics.task_done(task.name, outcome)
     if task.num_returns == 1:
         return outcome, values[0]

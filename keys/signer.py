@@ -63,7 +63,6 @@ class Signer:
         if not 0 <= inline_limit < len(_INLINE_PREFIX):
             raise ValueError(f"inline_limit must be in [0, {len(_INLINE_PREFIX)})")
         self.inline_limit = inline_limit
-        self.literals_encoded = 0  # how many literal objects were encoded (memo misses)
         self._memo: dict[int, tuple[Any, bytes]] = {}
         self._recipes: dict[Key, tuple[str, list[Any], list[Any], dict[str, Key] | None]] = {}
         self._strings: dict[str, bytes] = {}
@@ -191,7 +190,6 @@ class Signer:
         framed = (_INLINE_PREFIX[len(payload)] if inline else _DIGESTED) + payload
         entry = (value, framed)  # framed = b"I" + length + encoding, or b"H" + digest
         self._memo[id(value)] = entry
-        self.literals_encoded += 1
         return entry
 
     def _string(self, text: str) -> bytes:

@@ -13,12 +13,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.executor import Executor
+from runner.contracts import Executor, NodeOutcome
 from runner.graph import Graph
 from runner.index import Index
 from runner.plan import Plan
 from runner.scheduler import SKIPPED, Scheduler
-from runner.work import NodeOutcome
 
 Emit = Callable[..., None]
 Recorded = Callable[[list[str]], Awaitable[None]]
@@ -26,7 +25,6 @@ Recorded = Callable[[list[str]], Awaitable[None]]
 
 @dataclass(kw_only=True)
 class Dispatched:
-    outcomes: dict[str, NodeOutcome] = field(default_factory=dict)
     handles: dict[tuple[str, int], Any] = field(default_factory=dict)
     state: dict[str, str] = field(default_factory=dict)
     stale: list[tuple[str, int]] = field(default_factory=list)
@@ -75,9 +73,8 @@ def _settle(
     sched: Scheduler, out: Dispatched, nid: str, outcome: NodeOutcome, recorder: _Recorder,
     emit: Emit,
 ) -> None:
-    if sched.state[nid] == SKIPPED or outcome.worker.get("upstream_failed"):
+    if sched.state[nid] == SKIPPED or outcome.upstream_failed is not None:
         return  # the failing ancestor reports; this node is skipped
-    out.outcomes[nid] = outcome
     if outcome.ok:
         sched.done(nid)
         recorder.add(outcome.manifests)

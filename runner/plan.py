@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from runner.executor import Cached, NodeJob, Upstream
+from runner.contracts import Cached, NodeJob, Upstream
 from runner.graph import Graph
 
 CACHE_MODES = ("use", "refresh", "read", "off")

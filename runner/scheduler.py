@@ -1,7 +1,8 @@
 """The scheduler core: a pure state machine over the nodes that must run.
 
-State per node: waiting -> submitted -> done | failed, or skipped when an
-ancestor failed. Policy: a node is *ready* when every parent is done or, for
+State per node: waiting -> submitted -> done | failed; a waiting or
+submitted node becomes skipped when an ancestor fails. (``runner.dispatch``
+also records ``stale`` for a node whose cached input vanished.) Policy: a node is *ready* when every parent is done or, for
 pipelined executors (Ray: a task may be submitted with its parents' futures),
 when every parent has been submitted. ``failed`` returns the descendants it
 skips. No I/O and no asyncio here; ``runner.dispatch`` drives it.

@@ -76,7 +76,6 @@ class Task:
         self.fn = fn
         self.opts = options
         self.signature = inspect.signature(fn)
-        self.is_async = inspect.iscoroutinefunction(inspect.unwrap(fn))
         functools.update_wrapper(self, fn)
 
     @property

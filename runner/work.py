@@ -15,41 +15,14 @@ import inspect
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from keys import File
 from runner import nested
+from runner.contracts import Cached, ErrorInfo, NodeOutcome, WorkerInfo
 from runner.node import call_arguments
 from runner.task import Task
 from runner.tracebacks import user_traceback
-
-
-@dataclass(frozen=True, kw_only=True)
-class ErrorInfo:
-    type: str
-    message: str
-    traceback: str
-
-    def __str__(self) -> str:
-        return f"{self.type}: {self.message}"
-
-
-@dataclass(kw_only=True)
-class NodeOutcome:
-    """The small record a node's run sends back to the driver."""
-
-    manifests: list[dict[str, Any]] = field(default_factory=list)
-    seconds: float = 0.0
-    bytes_written: int = 0
-    bytes_read: int = 0
-    error: ErrorInfo | None = None
-    stale: list[tuple[str, int]] = field(default_factory=list)
-    worker: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and not self.stale
 
 
 class StaleInput(Exception):
@@ -64,8 +37,6 @@ def execute_node(
     task: Task, key: str, inputs: Mapping[str, Any], store: Any, *, write: bool
 ) -> tuple[list[Any], NodeOutcome]:
     """Run one node; exceptions from the task propagate to the caller."""
-    from runner.executor import Cached
-
     start = time.perf_counter()
     bytes_read = 0
     resolved: dict[str, Any] = {}
@@ -89,7 +60,7 @@ def execute_node(
         seconds=time.perf_counter() - start,
         bytes_written=sum(m["nbytes"] for m in manifests),
         bytes_read=bytes_read,
-        worker={"pid": os.getpid()},
+        worker=WorkerInfo(pid=os.getpid()),
     )
     return values, outcome
 

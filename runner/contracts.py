@@ -1,0 +1,120 @@
+"""The contracts between the run core and an executor: jobs in, outcomes out.
+
+The run core hands an executor one ``NodeJob`` at a time. Inputs of a job
+are literals, ``Upstream`` (an output of a node submitted in this run; the
+executor maps it to its own handle, e.g. a Ray ObjectRef) or ``Cached`` (a
+stored object the worker reads itself, never through the driver). Where the
+job ran sends back a small, picklable ``NodeOutcome``. These types sit below
+both ``runner.executor`` and ``runner.work``, so an executor can be written
+against them alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from runner.index import Index
+    from runner.task import Task
+
+Ref = tuple[str, int]  # (key hex, socket)
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """Output ``socket`` of node ``node``, computed in this run."""
+
+    node: str
+    socket: int
+
+
+@dataclass(frozen=True, slots=True)
+class Cached:
+    """Stored object ``(key, socket)``: read from the store where the job runs."""
+
+    key: str
+    socket: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeJob:
+    node_id: str
+    task: Task
+    key: str
+    inputs: Mapping[str, Any]
+    write: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErrorInfo:
+    type: str
+    message: str
+    traceback: str
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerInfo:
+    """Where a node ran: process id, and on Ray the node id and GPU ids."""
+
+    pid: int
+    node: str | None = None
+    gpu_ids: tuple[str, ...] = ()
+
+
+@dataclass(kw_only=True)
+class NodeOutcome:
+    """The small record a node's run sends back to the driver.
+
+    ``stale``: a cached input could not be read (the driver recomputes its
+    producer). ``upstream_failed``: the node never ran because this ancestor
+    failed.
+    """
+
+    manifests: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    bytes_written: int = 0
+    bytes_read: int = 0
+    error: ErrorInfo | None = None
+    stale: list[Ref] = field(default_factory=list)
+    upstream_failed: str | None = None
+    worker: WorkerInfo | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.stale and self.upstream_failed is None
+
+
+@dataclass(kw_only=True)
+class Submission:
+    """What ``submit`` returns: per-socket handles now, the outcome later."""
+
+    outputs: list[Any]
+    outcome: Any  # an awaitable resolving to NodeOutcome
+
+
+class Executor(Protocol):
+    """Runs jobs somewhere. ``pipelined``: may submit before parents finish."""
+
+    name: str
+    pipelined: bool
+
+    async def open(self, store: Any) -> Index: ...
+
+    def prepare(self, tasks: Iterable[Task]) -> None:
+        """Check every task can run here (raise ExecutionError naming it if not)."""
+        ...
+
+    def submit(self, job: NodeJob, handles: Mapping[tuple[str, int], Any]) -> Submission: ...
+
+    async def fetch(self, handle: Any) -> Any: ...
+
+    async def close(self) -> None: ...
+
+
+__all__ = ["Cached", "ErrorInfo", "Executor", "NodeJob", "NodeOutcome", "Submission",
+           "Upstream", "WorkerInfo"]
