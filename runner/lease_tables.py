@@ -184,8 +184,10 @@ class LockFileTable:
     def _acquire(self, keys: list[str], owner: str, ttl: float, reuse: bool) -> dict[str, str]:
         out = self.files.acquire(keys, owner, ttl)
         granted = [k for k in keys if out[k] == owner] if reuse else []
-        # a holder that finished just before we looked: its output is there, read it
-        done = {k for k, _ in self.store.contains_many([(k, 0) for k in granted])}
+        # a holder that finished just before we looked: its output is there, read it.
+        # Only a readable manifest counts: one that exists but cannot be read is a
+        # miss for the index too, and counting it as stored would wait on it forever.
+        done = {k for k, _ in self.store.manifests_many([(k, 0) for k in granted])}
         if done:
             self.files.release(done, owner)
             out.update(dict.fromkeys(done, STORED))
