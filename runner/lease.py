@@ -113,11 +113,16 @@ class Leases:
                 return  # a holder is gone: the next round runs its keys here
             gone = [r for r in pending if holders.get(r[0]) == STORED]
             if gone:  # recorded, yet a socket is missing: let the next round recompute
-                self.table.forget([k for k, _ in gone])
-                await self.index.forget(gone)
+                await self.forget(gone)
                 return
             await self.table.changed(sorted({k for k, _ in pending}), delay)
             delay = min(delay * 1.5, MAX_POLL)
+
+    async def forget(self, refs: Sequence[Ref]) -> None:
+        """Outputs at ``refs`` turned out missing: neither the lease tables nor the
+        index may answer that they are stored until the store says so again."""
+        self.table.forget(sorted({k for k, _ in refs}))
+        await self.index.forget(refs)
 
     def fresh(self, manifest: Any) -> bool:
         """Whether a found output ends a wait (for a refresh: written since it began)."""

@@ -26,7 +26,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from runner.index import STORED
@@ -77,7 +77,9 @@ class ProcessTable:
     closes the gap between a run's lookup and its ``acquire``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, epoch: Callable[[], str] | None = None) -> None:
+        self._epoch = epoch  # the store's deletion epoch: a change voids every STORED answer
+        self._seen: str | None = None
         self._lock = threading.Lock()
         self._leases: dict[str, tuple[str, float]] = {}
         self._recorded: dict[str, float] = {}  # key -> until when it answers STORED
@@ -85,9 +87,13 @@ class ProcessTable:
 
     async def acquire(self, keys: Sequence[str], owner: str, ttl: float, *,
                       renew: bool = False, reuse: bool = True) -> dict[str, str]:
+        epoch = await asyncio.to_thread(self._epoch) if self._epoch and reuse else None
         now = time.time()
         out = {}
         with self._lock:
+            if epoch is not None and epoch != self._seen:  # gc or repair deleted objects
+                self._recorded.clear()
+                self._seen = epoch
             for key in keys:
                 if reuse and self._recorded.get(key, 0.0) > now:
                     out[key] = STORED
@@ -165,7 +171,9 @@ def process_table(store: Any) -> ProcessTable:
     backend = store.backend
     name = os.path.realpath(backend.root) if backend.is_local else store.uri
     with _TABLES_LOCK:
-        return _TABLES.setdefault(name, ProcessTable())
+        if name not in _TABLES:
+            _TABLES[name] = ProcessTable(store.epoch)
+        return _TABLES[name]
 
 
 class LockFileTable:

@@ -180,7 +180,7 @@ async def _rounds(ctx: _RunContext, execu: Executor, index: Any, store: Any,
             failed |= {nid for nid, state in done.state.items() if state == "failed"}
             if done.stale:
                 stale_rounds += 1
-                await index.forget(_recheck(refs, done.stale))
+                await leases.forget(_recheck(refs, done.stale))
                 continue
             if waiting:
                 continue  # another driver computed part of it: plan again
@@ -190,7 +190,7 @@ async def _rounds(ctx: _RunContext, execu: Executor, index: Any, store: Any,
                 _mark_waited(ctx, plan, leases.waited_for)
                 return values
             stale_rounds += 1
-            await index.forget(_recheck(refs, stale))
+            await leases.forget(_recheck(refs, stale))
     finally:
         await leases.close()
     raise RunError(f"cached objects kept vanishing after {_MAX_ROUNDS} rounds; "
