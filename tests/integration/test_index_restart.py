@@ -20,15 +20,19 @@ KEY = "3" * 64
 def _restart(actor: object) -> None:
     import ray
 
+    calls = ray.get(actor.stats.remote())["calls"]  # type: ignore[attr-defined]
     ray.kill(actor, no_restart=False)
     deadline = time.monotonic() + 60
     while True:  # calls queue and are retried on the new incarnation
         try:
-            ray.get(actor.stats.remote(), timeout=5)  # type: ignore[attr-defined]
-            return
+            # the kill is asynchronous: the old incarnation may still answer, so wait
+            # for one whose call count started again
+            if ray.get(actor.stats.remote(), timeout=5)["calls"] < calls:  # type: ignore[attr-defined]
+                return
         except ray.exceptions.RayError:
-            assert time.monotonic() < deadline, "the index actor did not come back"
-            time.sleep(0.2)
+            pass
+        assert time.monotonic() < deadline, "the index actor did not come back"
+        time.sleep(0.2)
 
 
 def test_a_restarted_index_waits_for_holders_to_reassert(store_uri: str) -> None:
