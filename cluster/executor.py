@@ -25,6 +25,7 @@ from cluster.index import RayIndex
 from cluster.worker import NodeFailed, run_node
 from runner.contracts import ErrorInfo, NodeJob, NodeOutcome, Submission, Upstream
 from runner.errors import DigestflowWarning, ExecutionError
+from runner.events import Events, RunFinished
 from runner.index import Index, StoreIndex
 from runner.task import Task
 
@@ -46,11 +47,13 @@ class RayExecutor:
         self.store: Any = None
         self.embedded = False
         self._remotes: dict[int, Any] = {}
+        self._outcomes: dict[str, Any] = {}  # node id -> its outcome ObjectRef, this run
         self._overrides: dict[str, dict[str, Any]] = {}
 
-    async def open(self, store: Any) -> Index:
+    async def open(self, store: Any, events: Events) -> Index:
         """Connect, or defer: with no cluster to join, a fully cached run needs no Ray."""
         self.store = store
+        events.subscribe(finished=_export_cache_metrics)
         joining = ray.is_initialized() or self.address or os.environ.get("RAY_ADDRESS")
         if not joining:
             return StoreIndex(store)  # embedded: one driver, the store is the index
@@ -78,31 +81,33 @@ class RayExecutor:
         literal: dict[str, Any] = {}
         names: list[str] = []
         refs: list[Any] = []
+        parents: dict[str, int] = {}  # parent node id -> its position among outcome args
+        digests: dict[str, tuple[int, int]] = {}  # input -> (parent position, socket)
         for name, value in job.inputs.items():
             if isinstance(value, Upstream):
                 names.append(name)
                 refs.append(handles[(value.node, value.socket)])
+                if job.cutoff is not None:
+                    digests[name] = (parents.setdefault(value.node, len(parents)), value.socket)
             else:
                 literal[name] = value
         spec = {"node_id": job.node_id, "key": job.key, "write": job.write,
-                "inputs": literal, "upstream": names}
+                "inputs": literal, "upstream": names, "cutoff": job.cutoff, "digests": digests}
         remote, opts = self._remote(job.task)
-        # named per node in Ray's dashboard and state API: "train-1 (train)"
-        out = remote.options(name=f"{job.node_id} ({job.task.name})", **opts).remote(spec, *refs)
+        # named per node in Ray's dashboard and state API: "train-1 (train)"; parents'
+        # outcomes travel to the worker with their outputs: the digests cutoff needs
+        out = remote.options(name=f"{job.node_id} ({job.task.name})", **opts).remote(
+            spec, *refs, *(self._outcomes[p] for p in parents))
         outcome_ref, outputs = out[0], list(out[1:])
+        self._outcomes[job.node_id] = outcome_ref
         return Submission(outputs=outputs, outcome=_outcome_future(outcome_ref, job.node_id))
 
     async def fetch(self, handle: Any) -> Any:
         return await handle
 
-    def record_cache(self, hits: Mapping[str, int], misses: Mapping[str, int]) -> None:
-        """Export this run's cache hits/misses per task (the runner knows them, not Ray)."""
-        from cluster import metrics
-
-        metrics.cache_lookups(hits, misses)
-
     async def close(self) -> None:
         self.store = None
+        self._outcomes.clear()
 
     def _remote(self, task: Task) -> tuple[Any, dict[str, Any]]:
         """The task's Ray remote function, exported once per process (not once per run),
@@ -124,6 +129,14 @@ class RayExecutor:
                 per_task[variant] = remote
             found = self._remotes[id(task)] = (remote, opts)
         return found
+
+
+def _export_cache_metrics(event: RunFinished) -> None:
+    """Export a run's cache hits/misses per task (the runner knows them, not Ray)."""
+    from cluster import metrics
+    from runner.summary import cache_counts
+
+    metrics.cache_lookups(*cache_counts(event.result.report))
 
 
 def _bound(task: Task, store: Any) -> Any:

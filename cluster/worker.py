@@ -36,13 +36,19 @@ class NodeFailed(Exception):
 
 
 def run_node(task: Task, store: Any, spec: dict[str, Any], *upstream: Any) -> Any:
-    """Worker body: ``spec`` holds id, key, write flag, literal/cached inputs, upstream names."""
+    """Worker body: ``spec`` holds id, key, write flag, literal/cached inputs, upstream
+    names, and the cutoff settings; ``upstream`` is the upstream values, then the
+    outcomes of the parents whose output digests cutoff needs."""
     from cluster import metrics
 
     inputs = dict(spec["inputs"])
-    inputs.update(zip(spec["upstream"], upstream, strict=True))
+    n = len(spec["upstream"])
+    inputs.update(zip(spec["upstream"], upstream[:n], strict=True))
+    outcomes = upstream[n:]
+    digests = {name: outcomes[i].digest(s) for name, (i, s) in spec["digests"].items()}
     try:
-        values, outcome = execute_node(task, spec["key"], inputs, store, write=spec["write"])
+        values, outcome = execute_node(task, spec["key"], inputs, store, write=spec["write"],
+                                       cutoff=spec["cutoff"], digests=digests)
     except StaleInput as err:
         raise NodeFailed(spec["node_id"], None, err.ref) from None
     except Exception as err:
@@ -50,7 +56,8 @@ def run_node(task: Task, store: Any, spec: dict[str, Any], *upstream: Any) -> An
         raise NodeFailed(spec["node_id"], error_info(err)) from None
     outcome.worker = WorkerInfo(pid=os.getpid(), node=ray.get_runtime_context().get_node_id(),
                                 gpu_ids=tuple(str(g) for g in ray.get_gpu_ids()))
-    metrics.task_done(task.name, outcome)
+    if outcome.reused_from is None:  # reused: the function did not run here
+        metrics.task_done(task.name, outcome)
     if task.num_returns == 1:
         return outcome, values[0]
     return (outcome, *values)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from runner.events import Events
     from runner.index import Index
     from runner.task import Task
 
@@ -32,10 +33,21 @@ class Upstream:
 
 @dataclass(frozen=True, slots=True)
 class Cached:
-    """Stored object ``(key, socket)``: read from the store where the job runs."""
+    """Stored object ``(key, socket)``: read from the store where the job runs.
+    ``digest``: its content digest, from the lookup (for early cutoff)."""
 
     key: str
     socket: int
+    digest: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cutoff:
+    """Early cutoff for one job (see ``runner.cutoff``): ``recipe`` is the digest of its
+    recipe without links; ``lookup``: try reusing stored outputs before computing."""
+
+    recipe: str
+    lookup: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +57,7 @@ class NodeJob:
     key: str
     inputs: Mapping[str, Any]
     write: bool = True
+    cutoff: Cutoff | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,7 +85,8 @@ class NodeOutcome:
 
     ``stale``: a cached input could not be read (the driver recomputes its
     producer). ``upstream_failed``: the node never ran because this ancestor
-    failed.
+    failed. ``reused_from``: early cutoff returned the outputs stored under
+    this key instead of calling the function.
     """
 
     manifests: list[dict[str, Any]] = field(default_factory=list)
@@ -82,11 +96,19 @@ class NodeOutcome:
     error: ErrorInfo | None = None
     stale: list[Ref] = field(default_factory=list)
     upstream_failed: str | None = None
+    reused_from: str | None = None
     worker: WorkerInfo | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None and not self.stale and self.upstream_failed is None
+
+    def digest(self, socket: int) -> str | None:
+        """Content digest of output ``socket``, None where nothing was stored."""
+        for m in self.manifests:
+            if m["socket"] == socket:
+                return m["content_digest"]
+        return None
 
 
 @dataclass(kw_only=True)
@@ -103,7 +125,9 @@ class Executor(Protocol):
     name: str
     pipelined: bool
 
-    async def open(self, store: Any) -> Index: ...
+    async def open(self, store: Any, events: Events) -> Index:
+        """Start a run on ``store``; subscribe to ``events`` to report on it (metrics)."""
+        ...
 
     def prepare(self, tasks: Iterable[Task]) -> None:
         """Check every task can run here (raise ExecutionError naming it if not)."""
@@ -116,5 +140,5 @@ class Executor(Protocol):
     async def close(self) -> None: ...
 
 
-__all__ = ["Cached", "ErrorInfo", "Executor", "NodeJob", "NodeOutcome", "Submission",
+__all__ = ["Cached", "Cutoff", "ErrorInfo", "Executor", "NodeJob", "NodeOutcome", "Submission",
            "Upstream", "WorkerInfo"]

@@ -1,9 +1,11 @@
 """Drive the Scheduler with an executor on asyncio: submit ready nodes, await outcomes.
 
-Failures stop only their descendants; independent branches finish and are
-cached. Manifests are recorded in the index in batches as nodes finish.
-A node whose cached input turned out stale is neither done nor a failure:
-its ref is returned so the next planning round recomputes the producer.
+Each outcome becomes one scheduler transition and one ledger transition:
+executed, reused (early cutoff), failed (descendants skipped) or stale (a
+cached input vanished: the node and its descendants are held, and the ref is
+returned so the next planning round recomputes the producer). Failures stop
+only their descendants; independent branches finish and are cached.
+Manifests are recorded in the index in batches as nodes finish.
 """
 
 from __future__ import annotations
@@ -13,49 +15,45 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.contracts import Executor, NodeOutcome
+from runner.contracts import Cutoff, Executor, NodeOutcome, Ref
+from runner.execution.ledger import Ledger
 from runner.graph import Graph
 from runner.index import Index
 from runner.plan import Plan
-from runner.scheduler import SKIPPED, Scheduler
+from runner.scheduler import SUBMITTED, Scheduler
 
-Emit = Callable[..., None]
 Recorded = Callable[[list[str]], Awaitable[None]]
 
 
 @dataclass(kw_only=True)
 class Dispatched:
+    """One round's dispatch: output handles, final scheduler states, stale refs."""
+
     handles: dict[tuple[str, int], Any] = field(default_factory=dict)
-    state: dict[str, str] = field(default_factory=dict)
-    stale: list[tuple[str, int]] = field(default_factory=list)
+    states: dict[str, str] = field(default_factory=dict)
+    stale: list[Ref] = field(default_factory=list)
 
 
-async def dispatch(
-    graph: Graph,
-    plan: Plan,
-    executor: Executor,
-    index: Index,
-    *,
-    write: bool,
-    emit: Emit,
-    recorded: Recorded | None = None,
-) -> Dispatched:
+async def dispatch(graph: Graph, plan: Plan, executor: Executor, index: Index, ledger: Ledger,
+                   *, write: bool, cutoff: Callable[[str], Cutoff | None],
+                   recorded: Recorded | None = None) -> Dispatched:
     """Run ``plan.run``; ``recorded(keys)`` follows each batch of manifests recorded."""
     parents = {nid: plan.parents(graph, nid) for nid in plan.run}
     sched = Scheduler(parents, pipelined=executor.pipelined)
-    out = Dispatched(state=sched.state)
+    out = Dispatched()
     finished: asyncio.Queue[tuple[str, asyncio.Future[Any]]] = asyncio.Queue()
     in_flight = 0
     recorder = _Recorder(index, recorded)
     position = {nid: i for i, nid in enumerate(plan.run)}
     while True:
         for nid in sched.ready():
-            sub = executor.submit(plan.job(graph, nid, write=write), out.handles)
+            job = plan.job(graph, nid, write=write, cutoff=cutoff(nid))
+            sub = executor.submit(job, out.handles)
             out.handles.update({(nid, s): h for s, h in enumerate(sub.outputs)})
             fut = asyncio.ensure_future(sub.outcome)
             fut.add_done_callback(lambda f, nid=nid: finished.put_nowait((nid, f)))
             in_flight += 1
-            emit("started", nid)
+            ledger.started(nid)
         if not in_flight:
             break
         done = [await finished.get()]
@@ -63,31 +61,33 @@ async def dispatch(
             done.append(finished.get_nowait())
         in_flight -= len(done)
         for nid, fut in sorted(done, key=lambda d: position[d[0]]):
-            _settle(sched, out, nid, fut.result(), recorder, emit)
+            _settle(sched, ledger, out, nid, fut.result(), recorder)
         recorder.maybe_flush()
     await recorder.flush()
+    out.states = sched.states()
     return out
 
 
-def _settle(
-    sched: Scheduler, out: Dispatched, nid: str, outcome: NodeOutcome, recorder: _Recorder,
-    emit: Emit,
-) -> None:
-    if sched.state[nid] == SKIPPED or outcome.upstream_failed is not None:
-        return  # the failing ancestor reports; this node is skipped
-    if outcome.ok:
+def _settle(sched: Scheduler, ledger: Ledger, out: Dispatched, nid: str,
+            outcome: NodeOutcome, recorder: _Recorder) -> None:
+    if outcome.upstream_failed is not None or sched.state(nid) != SUBMITTED:
+        return  # never ran, or reported late: an ancestor's report skipped or held it
+    if outcome.ok and outcome.reused_from is not None:
+        sched.reused(nid)
+        recorder.add(outcome.manifests)
+        ledger.reused(nid, outcome, outcome.reused_from)
+    elif outcome.ok:
         sched.done(nid)
         recorder.add(outcome.manifests)
-        emit("finished", nid, outcome=outcome)
-        return
-    skipped = sched.failed(nid)
-    if outcome.stale:
+        ledger.executed(nid, outcome)
+    elif outcome.stale:
+        sched.stale(nid)
         out.stale.extend(outcome.stale)
-        sched.state[nid] = "stale"
     else:
-        emit("failed", nid, outcome=outcome)
-    for child in skipped:
-        emit("skipped", child)
+        skipped = sched.failed(nid)
+        ledger.failed(nid, outcome)
+        for child in skipped:
+            ledger.skipped(child)
 
 
 class _Recorder:

@@ -20,7 +20,7 @@ from typing import Any
 
 from runner.errors import ExecutionError
 
-COLORS = {"cached": "#9ecae1", "executed": "#74c476", "failed": "#fb6a4a",
+COLORS = {"cached": "#9ecae1", "executed": "#74c476", "reused": "#c7e9c0", "failed": "#fb6a4a",
           "skipped": "#fdae6b", "not run": "#eeeeee"}
 INSTALL_HINT = ("Graphviz's `dot` is not installed: apt-get install graphviz "
                 "(or brew install graphviz / conda install -c conda-forge graphviz); "

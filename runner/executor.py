@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from runner.contracts import Executor, NodeJob, NodeOutcome, Submission, Upstream
+from runner.events import Events
 from runner.index import Index, StoreIndex
 from runner.task import Task
 from runner.work import execute_node, failure_outcome
@@ -22,8 +23,9 @@ class InlineExecutor:
 
     def __init__(self) -> None:
         self.store: Any = None
+        self._digests: dict[tuple[str, int], str | None] = {}  # output -> content digest
 
-    async def open(self, store: Any) -> Index:
+    async def open(self, store: Any, events: Events) -> Index:
         self.store = store
         return StoreIndex(store)
 
@@ -35,11 +37,16 @@ class InlineExecutor:
             name: handles[(v.node, v.socket)] if isinstance(v, Upstream) else v
             for name, v in job.inputs.items()
         }
+        digests = {name: self._digests.get((v.node, v.socket))
+                   for name, v in job.inputs.items() if isinstance(v, Upstream)}
         start = time.perf_counter()
         try:
-            values, outcome = execute_node(job.task, job.key, inputs, self.store, write=job.write)
+            values, outcome = execute_node(job.task, job.key, inputs, self.store, write=job.write,
+                                           cutoff=job.cutoff, digests=digests)
         except Exception as err:  # reported, never cached
             values, outcome = [], failure_outcome(err, time.perf_counter() - start)
+        for socket in range(len(values)):
+            self._digests[(job.node_id, socket)] = outcome.digest(socket)
         return Submission(outputs=values, outcome=_ready(outcome))
 
     async def fetch(self, handle: Any) -> Any:
@@ -47,6 +54,7 @@ class InlineExecutor:
 
     async def close(self) -> None:
         self.store = None
+        self._digests.clear()
 
 
 async def _ready(outcome: NodeOutcome) -> NodeOutcome:

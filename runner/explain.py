@@ -8,12 +8,14 @@ once at its first cause ("upstream `resize-2` changed (because: literal
 (evicted or corrupt), the last attempt failed, or the cache mode forced it.
 Cached nodes say since when and which run produced them.
 
-Baselines ignore runs where the node was ``unneeded``: such a run signed the
+A reused node (early cutoff) names the upstream nodes that re-ran with an
+unchanged output. Baselines ignore runs where the node was ``unneeded``: such a run signed the
 node but never produced it, so it says nothing about the stored output.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,13 +23,14 @@ from runner.errors import ValidationError
 from runner.recipe_diff import Cause, Direct, Upstream, diff_recipes
 from runner.records import RunHistory, RunRecord, doc_name, pipeline_of, when
 
-_BASELINE = ("executed", "cached", "failed", "skipped")
+_BASELINE = ("executed", "reused", "cached", "failed", "skipped")
 _FIRST_RUN = "never run before"
 
 
 @dataclass(frozen=True, kw_only=True)
 class NodeExplanation:
-    """One node: ``status`` is will run / ran / failed / cached / skipped / not needed."""
+    """One node: ``status`` is will run / ran / reused / failed / cached / skipped / not
+    needed."""
 
     id: str
     task: str
@@ -103,7 +106,7 @@ def explain(targets: Any, node: str | None = None, *, store: Any = None,
 
 
 def _explain_result(result: Any, node: str | None) -> Explanation:
-    graph, store = result.meta["graph"], result.meta["store"]
+    graph, store = result.graph, result.store
     order = [r.id for r in result.report]
     history = RunHistory(store, pipeline_of(graph))
     name = doc_name(result.run_id, result.started)
@@ -116,12 +119,38 @@ def _explain_result(result: Any, node: str | None) -> Explanation:
     keys = {r.id: r.key for r in result.report}
     found = store.manifests_many([(k, s) for nid, k in keys.items() if statuses.get(nid) == "cached"
                                   for s in range(graph[nid].task.num_returns)])
-    why = _Explainer(graph, order, keys, result.meta["signer"], history)
+    why = _Explainer(graph, order, keys, result.signer, history)
     out = why.explain(statuses, canon, found, cache=cache, before=name)
+    ran = {r.id: r.status for r in result.report}
+    nodes = tuple(replace(n, reason=_reused_reason(graph, n.id, ran))
+                  if n.status == "reused" and canon.get(n.id, n.id) == n.id else n
+                  for n in out.nodes)
     waited = {r.id: r.waited_for for r in result.report if r.waited_for}
     nodes = tuple(replace(n, reason=f"computed by {waited[n.id]} while this run waited; "
-                          f"{n.reason}") if n.id in waited else n for n in out.nodes)
+                          f"{n.reason}") if n.id in waited else n for n in nodes)
     return Explanation(nodes=nodes, run_id=result.run_id)
+
+
+def _reused_reason(graph: Any, nid: str, status: dict[str, str]) -> str:
+    """Which upstream nodes re-ran with an unchanged output, looking through reused ones."""
+    reran: list[str] = []
+    seen: set[str] = set()
+    stack = list(graph[nid].parents)
+    while stack:
+        parent = stack.pop()
+        if parent in seen:
+            continue
+        seen.add(parent)
+        if status.get(parent) == "reused":
+            stack.extend(graph[parent].parents)
+        elif status.get(parent) == "executed":
+            reran.append(parent)
+    if not reran:
+        return "its inputs had the same content as in an earlier run, so this node was reused"
+    names = ", ".join(f"`{p}`" for p in sorted(reran))
+    if len(reran) == 1:
+        return f"upstream {names} re-ran; its output was unchanged, so this node was reused"
+    return f"upstream {names} re-ran; their outputs were unchanged, so this node was reused"
 
 
 def _select(order: list[str], node: str | None, graph: Any) -> list[str]:
@@ -189,11 +218,23 @@ class _Explainer:
             return Cause(nid, (Direct(f"cache={cache!r}"),))
         if not self.graph[nid].task.opts.cache:
             return Cause(nid, (Direct(f"task `{self.graph[nid].task.name}` has cache=False"),))
+        if self.graph[nid].task.opts.volatile:
+            return Cause(nid, (Direct(f"task `{self.graph[nid].task.name}` is volatile: "
+                                      "it runs in every run"),))
         changed = self.changes(before).get(nid)
         if changed is not None:
             return changed
+        if nid in self.volatile:
+            return Cause(nid, (Direct("below a volatile task: it runs again unless its "
+                                      "inputs' content is unchanged (then it is reused)"),))
         record, entry = next(self._baselines(nid, before))
         return Cause(nid, (Direct(_same_key(record, entry)),))
+
+    @functools.cached_property
+    def volatile(self) -> set[str]:
+        from runner.plan import volatile_below
+
+        return volatile_below(self.graph, self.order)
 
     def changes(self, before: str | None) -> dict[str, Cause | None]:
         """Per node, why its key differs from its baseline's (None: same key).

@@ -1,10 +1,11 @@
 """Single-flight (X2): lease the keys a run is about to execute.
 
-Before dispatch, the run asks its lease tables (``runner.lease_tables``: this
-process, then the cluster's index actor or the store's lock files) in one
-batched call per table to lease the keys of the nodes it must run. Nodes
-whose key another run or driver holds are not run here: they and their
-descendants are held back while the run polls the index (batched, with
+Before dispatch, the run asks its ``LeaseTable`` (``Leases``, over the lease
+tables of ``runner.lease_tables``: this process, then the cluster's index
+actor or the store's lock files) in one batched call per table to lease the
+keys of the nodes it must run. Nodes whose key another run or driver holds
+are not run here: they and their descendants are held back (``hold_back``)
+while the run polls the index (batched, with
 backoff, woken at once when a run of this process releases a key) until the
 holder's outputs appear; the next planning round then reads them as cached
 inputs. A lease has a TTL and is renewed while the run lives, so the keys of
@@ -26,8 +27,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from runner.graph import Graph
 from runner.index import STORED
@@ -40,6 +40,38 @@ MAX_POLL = 1.0  # seconds between polls of a waiting driver, at most
 LEASED_MODES = ("use", "refresh")  # cache modes that write, so others can wait for them
 
 
+class LeaseTable(Protocol):
+    """What a run needs of single flight; ``Leases`` implements it."""
+
+    async def claim(self, keys: Sequence[str]) -> set[str]:
+        """Lease ``keys`` to this run; returns those it must not compute (held elsewhere)."""
+        ...
+
+    async def wait(self, refs: Sequence[Ref]) -> None:
+        """Return when ``refs`` are stored, or when this run may compute them after all."""
+        ...
+
+    async def close(self) -> None:
+        """Give back every lease this run still holds."""
+        ...
+
+    async def recorded(self, keys: Iterable[str]) -> None:
+        """Outputs of ``keys`` are stored and recorded: their leases end now."""
+        ...
+
+    async def forget(self, refs: Sequence[Ref]) -> None:
+        """Outputs at ``refs`` turned out missing: no table may call them stored."""
+        ...
+
+    def fresh(self, manifest: Any) -> bool:
+        """Whether a found output may be read (a refresh reads only newer ones)."""
+        ...
+
+    def waited_for(self) -> dict[str, str]:
+        """key -> holder, for every key this run waited for."""
+        ...
+
+
 def run_leases(store: Any, index: Any, *, cache: str, run_id: str, started: float) -> Leases:
     """The leases of one run: this process's table, then the cluster's index (when
     drivers share it) or the store's lock files; off unless the run writes."""
@@ -50,14 +82,21 @@ def run_leases(store: Any, index: Any, *, cache: str, run_id: str, started: floa
                   fresh_after=started if cache == "refresh" else None)
 
 
+def hold_back(graph: Graph, plan: Plan, foreign: set[str]) -> tuple[Plan, list[Ref]]:
+    """(the plan to dispatch now, refs to wait for): nodes whose key is ``foreign`` and
+    everything below them wait."""
+    nodes = [n for n in plan.run if plan.keys[n] in foreign]
+    now, _ = plan.without(graph, nodes)
+    refs = [(plan.keys[n], s) for n in nodes for s in range(graph[n].task.num_returns)]
+    return now, refs
+
+
 class Leases:
     """The keys this run holds; see the module docstring for the protocol.
 
     ``table``: where leases live (default: the index's own); ``fresh_after``:
     for ``cache="refresh"``, outputs recorded before this time do not end a
     wait and recorded keys are leased again (a refresh recomputes them).
-    ``waited_for``: key -> holder, for every key this run waited for
-    (``waited_refs``: their outputs).
     """
 
     def __init__(self, index: Any, *, enabled: bool = True, ttl: float | None = None,
@@ -72,32 +111,24 @@ class Leases:
         self.owner = owner or uuid.uuid4().hex
         self.fresh_after = fresh_after
         self.held: set[str] = set()
-        self.waited_for: dict[str, str] = {}
-        self.waited_refs: set[Ref] = set()
+        self._waited_for: dict[str, str] = {}
         self._renewer: threading.Thread | None = None
         self._closing = threading.Event()
         self._held_lock = threading.Lock()
 
-    async def claim(self, graph: Graph, plan: Plan) -> tuple[Plan, list[Ref]]:
-        """Lease ``plan.run``'s keys: (the plan to dispatch now, refs to wait for)."""
-        leasable = [n for n in plan.run if graph[n].task.opts.cache]
-        if not self.enabled or not leasable:
-            return plan, []
-        holders = await self._acquire(plan.keys[n] for n in leasable)
-        foreign = [n for n in leasable if holders.get(plan.keys[n]) != self.owner]
-        if not foreign:
-            return plan, []
-        for nid in foreign:
-            if holders[plan.keys[nid]] != STORED:
-                self.waited_for[plan.keys[nid]] = holders[plan.keys[nid]]
-        blocked = set(foreign)
-        for nid in plan.run:  # topological: a node waits if any running parent waits
-            if plan.parents(graph, nid) & blocked:
-                blocked.add(nid)
-        now = replace(plan, run=[n for n in plan.run if n not in blocked])
-        refs = [(plan.keys[n], s) for n in foreign for s in range(graph[n].task.num_returns)]
-        self.waited_refs.update(refs)
-        return now, refs
+    async def claim(self, keys: Sequence[str]) -> set[str]:
+        """Lease ``keys``; returns the keys another run holds (or already stored)."""
+        if not self.enabled or not keys:
+            return set()
+        holders = await self._acquire(keys)
+        foreign = {k for k in keys if holders.get(k) != self.owner}
+        for key in foreign:
+            if holders[key] != STORED:
+                self._waited_for[key] = holders[key]
+        return foreign
+
+    def waited_for(self) -> dict[str, str]:
+        return dict(self._waited_for)
 
     async def wait(self, refs: Sequence[Ref]) -> None:
         """Return when every ref is in the index, or when a lease on one passed to us."""

@@ -1,19 +1,22 @@
 """Planning: which nodes a run must execute, given their keys and the index.
 
 Walk back from the targets and stop at cached nodes (X1: only what changed
-runs). Nodes with equal keys collapse onto the first of them (X2: identical
+runs). A volatile task, and everything below it, is never served by its
+reference key: the volatile node runs in every run that needs it, and early
+cutoff decides whether its descendants run again (``runner.cutoff``). Nodes with equal keys collapse onto the first of them (X2: identical
 work runs once). Cached parents of running nodes become ``Cached`` inputs the
 worker reads itself; running parents become ``Upstream`` inputs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from runner.contracts import Cached, NodeJob, Upstream
+from runner.contracts import Cached, Cutoff, NodeJob, Upstream
 from runner.graph import Graph
+from runner.walk import below
 
 CACHE_MODES = ("use", "refresh", "read", "off")
 
@@ -26,6 +29,7 @@ class Plan:
     run: list[str]                      # canonical nodes to execute, topological
     cached: set[str] = field(default_factory=set)    # needed and served from the store
     found: Mapping[tuple[str, int], Any] = field(default_factory=dict)  # manifests seen
+    volatile: set[str] = field(default_factory=set)  # volatile nodes and all below them
 
     def __post_init__(self) -> None:
         self.run_set = set(self.run)
@@ -34,7 +38,25 @@ class Plan:
         """Canonical running parents of a running node (scheduler dependencies)."""
         return {self.canon[p] for p in graph[node_id].parents if self.canon[p] in self.run_set}
 
-    def job(self, graph: Graph, node_id: str, *, write: bool) -> NodeJob:
+    def children(self, graph: Graph) -> dict[str, list[str]]:
+        """Running node -> its running children (the reverse of ``parents``)."""
+        out: dict[str, list[str]] = {nid: [] for nid in self.run}
+        for nid in self.run:
+            for parent in self.parents(graph, nid):
+                out[parent].append(nid)
+        return out
+
+    def without(self, graph: Graph, nodes: Iterable[str]) -> tuple[Plan, list[str]]:
+        """This plan minus ``nodes`` and every running node below them; (plan, the ones below)."""
+        roots = [n for n in nodes if n in self.run_set]
+        if not roots:
+            return self, []
+        under = below(roots, self.children(graph))
+        gone = set(roots) | set(under)
+        return replace(self, run=[n for n in self.run if n not in gone]), under
+
+    def job(self, graph: Graph, node_id: str, *, write: bool,
+            cutoff: Cutoff | None = None) -> NodeJob:
         node = graph[node_id]
         inputs: dict[str, Any] = dict(node.literals)
         for name, (parent, socket) in node.links.items():
@@ -42,15 +64,27 @@ class Plan:
             if canon in self.run_set:
                 inputs[name] = Upstream(canon, socket)
             else:
-                inputs[name] = Cached(self.keys[canon], socket)
+                manifest = self.found.get((self.keys[canon], socket))
+                digest = manifest.content_digest if manifest is not None else None
+                inputs[name] = Cached(self.keys[canon], socket, digest)
         return NodeJob(node_id=node_id, task=node.task, key=self.keys[node_id], inputs=inputs,
-                       write=write)
+                       write=write, cutoff=cutoff)
 
 
 def stored(graph: Graph, nid: str, key: str, found: Collection[tuple[str, int]]) -> bool:
     """Whether every output socket of node ``nid`` (a caching task) is in ``found``."""
     task = graph[nid].task
     return task.opts.cache and all((key, s) in found for s in range(task.num_returns))
+
+
+def volatile_below(graph: Graph, order: list[str]) -> set[str]:
+    """Volatile nodes and their descendants (``order`` is topological)."""
+    out: set[str] = set()
+    for nid in order:
+        node = graph[nid]
+        if node.task.opts.volatile or any(p in out for p in node.parents):
+            out.add(nid)
+    return out
 
 
 def canonical_nodes(order: list[str], keys: Mapping[str, str]) -> dict[str, str]:
@@ -79,11 +113,16 @@ def make_plan(
     found: Mapping[tuple[str, int], Any],
     *,
     cache: str,
+    computed: Collection[str] = (),
 ) -> Plan:
+    """``computed``: nodes computed earlier in this run (a volatile one is not run twice)."""
     canon = canonical_nodes(order, keys)
     readable = cache in ("use", "read")
+    volatile = volatile_below(graph, order)
 
     def is_cached(nid: str) -> bool:
+        if nid in volatile and nid not in computed:
+            return False
         return readable and stored(graph, nid, keys[nid], found)
 
     run: set[str] = set()
@@ -105,15 +144,5 @@ def make_plan(
         run=[nid for nid in order if nid in run],
         cached=cached,
         found=found,
+        volatile=volatile,
     )
-
-
-def without_failed(graph: Graph, plan: Plan, failed: set[str]) -> Plan:
-    """``plan`` minus nodes that already failed in this run and everything below them."""
-    if not failed:
-        return plan
-    blocked = set(failed)
-    for nid in plan.run:  # topological: a node is blocked if a running parent is
-        if nid in blocked or plan.parents(graph, nid) & blocked:
-            blocked.add(nid)
-    return replace(plan, run=[nid for nid in plan.run if nid not in blocked])

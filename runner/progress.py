@@ -18,7 +18,8 @@ from typing import Any
 
 from runner.events import NodeEvent
 
-_COUNTED = {"finished": "done", "cached": "cached", "failed": "failed", "skipped": "skipped"}
+_COUNTED = {"finished": "done", "reused": "reused", "cached": "cached", "failed": "failed",
+            "skipped": "skipped"}
 
 
 class Progress:
@@ -70,7 +71,9 @@ class Progress:
     def line(self) -> str:
         """The status line, as plain text (what the display shows, without styles)."""
         elapsed = time.monotonic() - self.started if self.started is not None else 0.0
-        parts = [f"{self.counts[k]} {k}" for k in ("cached", "done", "failed", "skipped")]
+        shown = ("cached", "done", "reused", "failed", "skipped") if self.counts["reused"] \
+            else ("cached", "done", "failed", "skipped")
+        parts = [f"{self.counts[k]} {k}" for k in shown]
         parts.insert(1, f"{len(self.running)} running")
         return f"{_clock(elapsed)}  " + ", ".join(parts)
 

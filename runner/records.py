@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from runner.events import RunFinished
+
 log = logging.getLogger("digestflow")
 
 RUNS = "runs"
@@ -86,7 +88,7 @@ def doc_name(run_id: str, started: float) -> str:
     return f"{int(started * 1_000_000):017d}.{run_id}"
 
 
-def build_record(result: Any, *, cache: str, executor: str) -> RunRecord:
+def build_record(result: Any) -> RunRecord:
     """The record of a finished ``Result`` (tracebacks cut to their tail)."""
     nodes = {}
     for rep in result.report:
@@ -100,19 +102,26 @@ def build_record(result: Any, *, cache: str, executor: str) -> RunRecord:
             entry["same_as"] = rep.same_as
         if rep.waited_for:
             entry["waited_for"] = rep.waited_for
+        if rep.reused_from:
+            entry["reused_from"] = rep.reused_from
         nodes[rep.id] = entry
-    targets = tuple(nid if s is None else f"{nid}:{s}" for nid, s in result.meta.get("targets", ()))
-    graph = result.meta.get("graph")
+    targets = tuple(nid if s is None else f"{nid}:{s}" for nid, s in result.targets)
+    graph = result.graph
     return RunRecord(name=doc_name(result.run_id, result.started), run_id=result.run_id,
                      started=result.started, finished=result.finished, targets=targets,
-                     cache=cache, executor=executor, nodes=nodes,
+                     cache=result.cache, executor=result.executor, nodes=nodes,
                      pipeline=pipeline_of(graph) if graph is not None else "")
 
 
-def write_run(store: Any, result: Any, *, cache: str, executor: str) -> str | None:
+def record_run(event: RunFinished) -> None:
+    """Subscriber: store the record of every finished run in its store."""
+    write_run(event.result)
+
+
+def write_run(result: Any) -> str | None:
     """Store the run record and the recipes of every key it signed; the doc name or None."""
-    record = build_record(result, cache=cache, executor=executor)
-    signer = result.meta.get("signer")
+    record = build_record(result)
+    store, signer = result.store, result.signer
     try:
         from keys import Key
 
@@ -229,7 +238,7 @@ class RunHistory:
                 continue
             for entry in record.nodes.values():
                 key = entry["key"]
-                if key in keys and key not in out and entry["status"] == "executed" \
+                if key in keys and key not in out and entry["status"] in ("executed", "reused") \
                         and not entry.get("same_as"):
                     out[key] = record
         return out

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-STATUSES = ("cached", "executed", "failed", "skipped", "unneeded")
+STATUSES = ("cached", "executed", "reused", "failed", "skipped", "unneeded")
 
 
 @dataclass(frozen=True, kw_only=True)
 class NodeReport:
-    """One node of a run. ``unneeded``: not required by the targets this time."""
+    """One node of a run. ``unneeded``: not required by the targets this time;
+    ``reused``: early cutoff served the outputs stored under ``reused_from``."""
 
     id: str
     task: str
@@ -23,6 +24,7 @@ class NodeReport:
     error: str | None = None
     traceback: str | None = None
     same_as: str | None = None  # another node with the same key did the work
+    reused_from: str | None = None
     waited_for: str | None = None  # "run X in this process" / "driver Y" computed it meanwhile
 
     def to_dict(self) -> dict[str, Any]:
@@ -31,13 +33,25 @@ class NodeReport:
 
 @dataclass(kw_only=True)
 class Result:
+    """Target values (shaped as the targets were given) and one report per node.
+
+    ``graph``, ``signer`` (every key's recipe), ``store`` and ``targets``
+    (flat ``(node id, socket or None)``) let ``explain`` and the run record
+    describe this run later; ``cache`` and ``executor`` are how it ran.
+    """
+
     values: Any
     report: list[NodeReport]
     run_id: str = ""
     started: float = 0.0
     finished: float = 0.0
     lookups: int = 0
-    meta: dict[str, Any] = field(default_factory=dict)
+    cache: str = "use"
+    executor: str = ""
+    graph: Any = None
+    signer: Any = None
+    store: Any = None
+    targets: tuple[tuple[str, int | None], ...] = ()
 
     def status(self, node_id: str) -> str:
         return self.by_id()[node_id].status
@@ -55,6 +69,10 @@ class Result:
     @property
     def cached(self) -> list[str]:
         return self.ids("cached")
+
+    @property
+    def reused(self) -> list[str]:
+        return self.ids("reused")
 
     @property
     def failed(self) -> list[str]:
@@ -75,12 +93,15 @@ class Result:
         """One line: ``12 nodes: 3 executed, 9 cached, 0 failed, 0 skipped in 1.23 s``;
         nodes the targets did not need are counted too, so the parts add up."""
         c = self.counts()
-        parts = [f"{c.get(s, 0)} {s}" for s in ("executed", "cached", "failed", "skipped")]
+        shown = ("executed", "reused", "cached", "failed", "skipped") if c.get("reused") else \
+            ("executed", "cached", "failed", "skipped")
+        parts = [f"{c.get(s, 0)} {s}" for s in shown]
         if c.get("unneeded"):
             parts.append(f"{c['unneeded']} not needed")
         waited = sum(1 for r in self.report if r.waited_for)
         if waited:
-            parts[1] += f" ({waited} computed meanwhile by another run)"
+            i = shown.index("cached")
+            parts[i] += f" ({waited} computed meanwhile by another run)"
         written = sum(r.bytes for r in self.report if r.status == "executed")
         return (
             f"{len(self.report)} nodes: {', '.join(parts)} in "

@@ -13,7 +13,7 @@ from typing import Any
 from runner.records import tail
 from runner.result import human_bytes
 
-_STATUSES = ("cached", "executed", "failed", "skipped")
+_STATUSES = ("cached", "executed", "reused", "failed", "skipped")
 
 
 @dataclass(kw_only=True)
@@ -96,7 +96,7 @@ def render_failures(failures: list[Any], console: Any, *, traceback_lines: int =
 
 def cache_counts(report: list[Any]) -> tuple[dict[str, int], dict[str, int]]:
     """({task: cache hits}, {task: misses}) over the needed nodes of a run's report.
-    A miss is a needed node that was not cached (executed, failed or skipped);
+    A miss is a needed node that was not cached (executed, reused, failed or skipped);
     nodes sharing another's key (``same_as``) are not lookups of their own."""
     hits: dict[str, int] = {}
     misses: dict[str, int] = {}

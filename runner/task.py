@@ -32,6 +32,7 @@ class TaskOptions:
     max_retries: int | None = None
     version: str | None = None
     cache: bool = True
+    volatile: bool = False  # depends on the outside world: runs in every run that needs it
     name: str | None = None
     includes: tuple[Any, ...] = ()  # extra objects whose code/values join the identity
     exclude: tuple[str, ...] = ()  # names the code closure leaves out on purpose

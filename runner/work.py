@@ -3,6 +3,8 @@
 Read cached inputs from the store, call the function, split its outputs into
 sockets, write each socket to the store under the node's key, and return the
 values plus a small picklable ``NodeOutcome`` (manifests, timings, bytes).
+With early cutoff (``runner.cutoff``), first try the outputs an earlier run
+stored for the same input content; after computing, record them.
 A cached input that vanished or is corrupt is reported as *stale*, so the
 driver recomputes it instead of failing the node.
 """
@@ -19,7 +21,8 @@ from typing import Any
 
 from keys import File
 from runner import nested
-from runner.contracts import Cached, ErrorInfo, NodeOutcome, WorkerInfo
+from runner.contracts import Cached, Cutoff, ErrorInfo, NodeOutcome, WorkerInfo
+from runner.cutoff import find_reusable, record_alias, resolved_key
 from runner.node import call_arguments
 from runner.task import Task
 from runner.tracebacks import user_traceback
@@ -34,10 +37,19 @@ class StaleInput(Exception):
 
 
 def execute_node(
-    task: Task, key: str, inputs: Mapping[str, Any], store: Any, *, write: bool
+    task: Task, key: str, inputs: Mapping[str, Any], store: Any, *, write: bool,
+    cutoff: Cutoff | None = None, digests: Mapping[str, str | None] | None = None,
 ) -> tuple[list[Any], NodeOutcome]:
-    """Run one node; exceptions from the task propagate to the caller."""
+    """Run one node; exceptions from the task propagate to the caller.
+
+    ``digests``: content digest of each upstream input (by input name), for cutoff.
+    """
     start = time.perf_counter()
+    rkey = _content_key(cutoff, inputs, digests or {})
+    if rkey is not None and cutoff is not None and cutoff.lookup:
+        reused = _reuse(task, key, rkey, store, start)
+        if reused is not None:
+            return reused
     bytes_read = 0
     resolved: dict[str, Any] = {}
     for name, value in inputs.items():
@@ -55,11 +67,48 @@ def execute_node(
     if write and task.opts.cache:
         for socket, value in enumerate(values):
             manifests.append(store.put(key, socket, value, task=task.name).to_dict())
+        if rkey is not None:
+            record_alias(store, rkey, key, manifests)
     outcome = NodeOutcome(
         manifests=manifests,
         seconds=time.perf_counter() - start,
         bytes_written=sum(m["nbytes"] for m in manifests),
         bytes_read=bytes_read,
+        worker=WorkerInfo(pid=os.getpid()),
+    )
+    return values, outcome
+
+
+def _content_key(cutoff: Cutoff | None, inputs: Mapping[str, Any],
+                 digests: Mapping[str, str | None]) -> str | None:
+    """The node's content-resolved key, or None when some input's digest is unknown."""
+    if cutoff is None:
+        return None
+    content: dict[str, str] = {}
+    for name, value in inputs.items():
+        digest = value.digest if isinstance(value, Cached) else digests.get(name, "")
+        if digest is None:
+            return None  # an input that was not stored (cache=False task)
+        if digest:
+            content[name] = digest
+    return resolved_key(cutoff.recipe, content)
+
+
+def _reuse(task: Task, key: str, rkey: str, store: Any,
+           start: float) -> tuple[list[Any], NodeOutcome] | None:
+    """Outputs an earlier run stored for these inputs' content, stored under ``key`` too."""
+    found = find_reusable(store, rkey, task)
+    if found is None:
+        return None
+    source, values, stored = found
+    if source == key:
+        manifests = [m.to_dict() for m in stored]
+    else:
+        manifests = [store.put(key, s, v, task=task.name).to_dict() for s, v in enumerate(values)]
+    outcome = NodeOutcome(
+        manifests=manifests, seconds=time.perf_counter() - start,
+        bytes_written=sum(m["nbytes"] for m in manifests) if source != key else 0,
+        bytes_read=sum(m.nbytes for m in stored), reused_from=source,
         worker=WorkerInfo(pid=os.getpid()),
     )
     return values, outcome

@@ -46,8 +46,8 @@ class Shown:
 
 def shown_values(targets: Any, result: Any) -> list[Shown]:
     """One ``Shown`` per flat target of ``result``, in the order the run flattened them."""
-    graph = result.meta["graph"]
-    flat = result.meta["targets"]
+    graph = result.graph
+    flat = result.targets
     paths: list[tuple[Any, ...]] = []
     _paths(targets, graph, (), paths)
     status = {r.id: r.status for r in result.report}

@@ -15,7 +15,7 @@ import pytest
 
 from cluster.index import IndexActor
 from runner.index import STORED, StoreIndex
-from runner.lease import Leases
+from runner.lease import Leases, hold_back
 from runner.plan import make_plan, needed_refs
 from runner.prepare import sign_targets
 from tests.runner.tasks import combine, source
@@ -61,6 +61,10 @@ def _plan(targets: Any, index: LocalIndex) -> tuple[Any, Any]:
     return s.graph, make_plan(s.graph, s.order, s.hexkeys, targets_, found, cache="use")
 
 
+def _keys(plan: Any) -> list[str]:
+    return [plan.keys[n] for n in plan.run]
+
+
 def _label(graph: Any, nid: str) -> str:
     return graph[nid].literals["label"]
 
@@ -75,7 +79,7 @@ def test_store_index_grants_everything(tmp_path: Path) -> None:
 
     idx = StoreIndex(open_store(tmp_path / "s"))
     graph, plan = _plan(_graph(), LocalIndex(IndexActor(str(tmp_path / "s"))))
-    now, waiting = asyncio.run(Leases(idx).claim(graph, plan))
+    now, waiting = hold_back(graph, plan, asyncio.run(Leases(idx).claim(_keys(plan))))
     assert now.run == plan.run and waiting == []
 
 
@@ -86,7 +90,7 @@ def test_a_key_held_elsewhere_holds_back_it_and_its_descendants_only(index: Loca
 
     async def go() -> tuple[Any, Any, Leases]:
         leases = Leases(index, owner="me")
-        now, waiting = await leases.claim(graph, plan)
+        now, waiting = hold_back(graph, plan, await leases.claim(_keys(plan)))
         await leases.close()
         return now, waiting, leases
 
@@ -136,7 +140,7 @@ def test_leases_are_renewed_while_the_run_lives(index: LocalIndex) -> None:
 
     async def go() -> None:
         leases = Leases(index, owner="me", ttl=0.3)
-        await leases.claim(graph, plan)
+        await leases.claim(_keys(plan))
         await asyncio.sleep(0.8)  # > 2 TTLs: alive only through renewal
         holders = await index.acquire([plan.keys[n] for n in plan.run], "other", 60)
         assert set(holders.values()) == {"me"}

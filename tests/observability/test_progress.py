@@ -65,7 +65,8 @@ def test_summary_table_hit_rate_and_failures(store_uri: str) -> None:
     s = summarize(result)
     rows = {r.task: r for r in s.rows}
     # explode reads load(1) again: same key as load-1, so a third cached load
-    assert rows["load"].counts == {"cached": 3, "executed": 0, "failed": 0, "skipped": 0}
+    assert rows["load"].counts == {"cached": 3, "executed": 0, "reused": 0, "failed": 0,
+                                   "skipped": 0}
     assert rows["scale"].counts["executed"] == 2 and rows["scale"].bytes_read > 0
     assert rows["explode"].counts["failed"] == 1
     assert s.hit_rate == 3 / 9

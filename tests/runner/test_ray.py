@@ -31,10 +31,12 @@ def test_version_change_reruns_task_and_descendants(store_uri, runlog):
     runlog.take()
     v2 = combine.options(version="2")
     result = run(chain(v2), store=store_uri)
-    assert runlog.take() == ["b", "c"]
-    assert result.values == 1
+    assert runlog.take() == ["b"], "b's output is unchanged: early cutoff reuses c"
+    assert result.values == 1 and result.status("combine-2") == "reused"
     run(chain(), store=store_uri)
     assert runlog.take() == [], "reverting the version is served from the cache"
+    run(chain(combine.options(version="3")), store=store_uri, cutoff=False)
+    assert runlog.take() == ["b", "c"], "without cutoff, every descendant re-runs"
 
 
 def _define(body: str):

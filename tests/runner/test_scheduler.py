@@ -1,5 +1,5 @@
 """The pure scheduler state machine, without any executor, driven as runner.dispatch
-drives it (ready / done / failed). Runs through both executors: test_failures.py."""
+drives it (ready / done / reused / failed / stale). Runs through both executors: test_failures.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner.scheduler import DONE, FAILED, SKIPPED, SUBMITTED, Scheduler
+from runner.scheduler import (
+    DONE,
+    FAILED,
+    HELD,
+    REUSED,
+    SKIPPED,
+    STALE,
+    SUBMITTED,
+    Scheduler,
+)
 
 DIAMOND = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"], "e": []}
 
@@ -24,13 +33,13 @@ def test_ready_waits_for_parents_done():
     assert s.ready() == ["d"]
     s.done("d")
     s.done("e")
-    assert s.ready() == [] and set(s.state.values()) == {DONE}
+    assert s.ready() == [] and set(s.states().values()) == {DONE}
 
 
 def test_pipelined_releases_children_on_submit():
     s = Scheduler(DIAMOND, pipelined=True)
     assert sorted(s.ready()) == ["a", "b", "c", "d", "e"]
-    assert all(state == SUBMITTED for state in s.state.values())
+    assert all(state == SUBMITTED for state in s.states().values())
 
 
 def test_failure_skips_only_descendants():
@@ -40,10 +49,10 @@ def test_failure_skips_only_descendants():
     s.done("a")
     s.ready()
     assert s.failed("b") == ["d"]
-    assert s.state["d"] == SKIPPED and s.state["c"] == SUBMITTED
+    assert s.state("d") == SKIPPED and s.state("c") == SUBMITTED
     s.done("c")
     assert s.ready() == []
-    assert s.state == {"a": DONE, "b": FAILED, "c": DONE, "d": SKIPPED, "e": DONE}
+    assert s.states() == {"a": DONE, "b": FAILED, "c": DONE, "d": SKIPPED, "e": DONE}
 
 
 def test_late_report_for_skipped_node_is_ignored():
@@ -52,18 +61,21 @@ def test_late_report_for_skipped_node_is_ignored():
     s.done("a")
     s.failed("b")
     s.failed("d")  # Ray fails the child with the parent's error; it stays skipped
-    assert s.state["d"] == SKIPPED
+    assert s.state("d") == SKIPPED
     s.done("c")
     s.done("e")
     assert s.ready() == []
-    assert s.state == {"a": DONE, "b": FAILED, "c": DONE, "d": SKIPPED, "e": DONE}
+    assert s.states() == {"a": DONE, "b": FAILED, "c": DONE, "d": SKIPPED, "e": DONE}
+
+
+OUTCOMES = st.sampled_from(["done", "reused", "failed", "stale"])
 
 
 @given(st.integers(2, 30).flatmap(lambda n: st.tuples(
     st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=60),
-    st.sets(st.integers(0, n - 1)), st.booleans())))
-def test_every_node_ends_done_failed_or_skipped(case):
-    n, edges, failing, pipelined = case
+    st.dictionaries(st.integers(0, n - 1), OUTCOMES), st.booleans())))
+def test_every_node_ends_in_a_final_state_its_parents_allow(case):
+    n, edges, outcome, pipelined = case
     parents = {str(i): [str(a) for a, b in edges if a < b == i] for i in range(n)}
     s = Scheduler(parents, pipelined=pipelined)
     in_flight: list[str] = []
@@ -72,18 +84,38 @@ def test_every_node_ends_done_failed_or_skipped(case):
         if not in_flight:
             break
         node = in_flight.pop(0)
-        if s.state[node] == SKIPPED:
+        if s.state(node) in (SKIPPED, HELD):
             continue
-        if int(node) in failing:
-            s.failed(node)
-        else:
-            s.done(node)
-    for node, state in s.state.items():
-        if state == DONE:
-            assert all(s.state[p] == DONE for p in parents[node])
-        assert state in (DONE, FAILED, SKIPPED)
+        getattr(s, outcome.get(int(node), "done"))(node)
+    assert not s.is_active()
+    for node, state in s.states().items():
+        assert state in (DONE, REUSED, FAILED, SKIPPED, STALE, HELD)
+        if state in (DONE, REUSED, FAILED, STALE):  # it ran: its parents' outputs existed
+            assert all(s.state(p) in (DONE, REUSED) for p in parents[node])
         if state == SKIPPED:
-            assert any(s.state[p] in (FAILED, SKIPPED) for p in parents[node])
+            assert any(s.state(p) in (FAILED, SKIPPED) for p in parents[node])
+        if state == HELD:  # held for the next round: below a stale node, never a failure
+            assert any(s.state(p) in (STALE, HELD) for p in parents[node])
+            assert not any(s.state(p) in (FAILED, SKIPPED) for p in parents[node])
+
+
+def test_reused_releases_children_like_done():
+    s = Scheduler(DIAMOND)
+    s.ready()
+    s.reused("a")
+    assert sorted(s.ready()) == ["b", "c"]
+    assert s.state("a") == REUSED
+
+
+def test_stale_holds_descendants_without_failing_them():
+    s = Scheduler(DIAMOND, pipelined=True)
+    s.ready()
+    assert sorted(s.stale("a")) == ["b", "c", "d"]
+    assert {s.state(n) for n in "bcd"} == {HELD}
+    assert not s.done("d"), "a late report for a held node changes nothing"
+    assert s.state("d") == HELD
+    s.done("e")
+    assert not s.is_active()
 
 
 def test_unknown_parents_are_ignored():
