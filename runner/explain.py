@@ -257,9 +257,13 @@ class _Explainer:
         old = self.history.recipe(record, entry["key"])
         if old is None:
             return Cause(nid, (Direct(f"key changed (run {record.run_id} kept no recipe)"),))
-        direct, links = diff_recipes(old, self.recipe(nid))
+        try:  # a stored recipe is data from disk: a malformed one explains nothing
+            direct, links = diff_recipes(old, self.recipe(nid))
+            parents = dict.fromkeys(self.graph[nid].links[name][0] for name in links)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+            return Cause(nid, (Direct(f"key changed (run {record.run_id}'s recipe "
+                                      "is unreadable)"),))
         reasons: list[Direct | Upstream] = list(direct)
-        parents = dict.fromkeys(self.graph[nid].links[name][0] for name in links)
         reasons.extend(Upstream(p, memo.get(p)) for p in parents)
         if not reasons:
             reasons.append(Direct("key changed though its recipe did not "

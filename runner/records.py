@@ -63,13 +63,25 @@ class RunRecord:
 
     @classmethod
     def from_dict(cls, name: str, data: dict[str, Any]) -> RunRecord:
+        """The record stored as ``data``; ValueError when it is not one (so that ``runs``
+        and ``explain`` skip it instead of failing on it later)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a run record is a JSON object, not {type(data).__name__}")
+        nodes = data.get("nodes", [])
+        if not isinstance(nodes, list) or not all(_is_entry(n) for n in nodes):
+            raise ValueError("'nodes' must be a list of objects with string id, key and status")
         return cls(
             name=name, run_id=str(data["run_id"]), started=float(data["started"]),
             finished=float(data["finished"]), targets=tuple(data.get("targets", ())),
             cache=str(data.get("cache", "use")), executor=str(data.get("executor", "")),
-            nodes={n["id"]: n for n in data.get("nodes", ())},
+            nodes={n["id"]: n for n in nodes},
             pipeline=str(data.get("pipeline", "")),
         )
+
+
+def _is_entry(node: Any) -> bool:
+    return isinstance(node, dict) and all(isinstance(node.get(f), str)
+                                          for f in ("id", "key", "status"))
 
 
 def pipeline_of(graph: Any) -> str:
@@ -246,7 +258,9 @@ class RunHistory:
     def recipe(self, record: RunRecord, key: str) -> dict[str, Any] | None:
         if record.name not in self._recipes:
             try:
-                self._recipes[record.name] = self.store.get_doc(RECIPES, record.name)["recipes"]
+                recipes = self.store.get_doc(RECIPES, record.name)["recipes"]
             except Exception:
-                self._recipes[record.name] = {}
-        return self._recipes[record.name].get(key)
+                recipes = {}
+            self._recipes[record.name] = recipes if isinstance(recipes, dict) else {}
+        recipe = self._recipes[record.name].get(key)
+        return recipe if isinstance(recipe, dict) else None

@@ -192,3 +192,44 @@ def test_gc_keeps_only_the_newest_run_records(capsys, store_uri: str) -> None:
     assert store.list_docs("runs") == store.list_docs("recipes") == [names[-1]]
     assert main(["gc", "--keep-runs", "-1", "--store", store_uri]) == 1
     assert "--keep-runs must be >= 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", [
+    {"run_id": "x", "started": 1.0, "finished": 2.0, "nodes": [{"id": "a"}]},
+    {"run_id": "x", "started": 1.0, "finished": 2.0, "nodes": [{"id": "a", "key": 7,
+                                                              "status": "executed"}]},
+    {"run_id": "x", "started": 1.0, "finished": 2.0, "nodes": "abc"},
+    {"run_id": "x", "started": 1.0, "finished": 2.0, "nodes": [["id", "a"]]},
+    {"run_id": "x", "started": "soon", "finished": 2.0},
+    [1, 2, 3],
+])
+def test_a_malformed_run_record_is_skipped_by_runs_and_explain(capsys, store_uri: str,
+                                                               pipeline_file, bad) -> None:
+    assert main(["run", pipeline_file(2), "--store", store_uri, "--executor", "inline",
+                 "--quiet"]) == 0
+    store = open_store(store_uri)
+    good = store.list_docs("runs")
+    store.put_doc("runs", "99999999-999999-zzzzzz.broken", bad)  # newest by name
+    runs = cli_json(capsys, "runs", "--store", store_uri)
+    assert [r["run_id"] for r in runs] == [good[0].split(".", 1)[-1]]
+    got = cli_json(capsys, "explain", pipeline_file(4), "--store", store_uri)
+    by_id = {n["id"]: n for n in got["nodes"]}
+    assert by_id["scale-1"]["reason"].endswith("2 -> 4)"), "compared with the readable run"
+
+
+@pytest.mark.parametrize("recipes", [[1, 2], {"*": {"links": 5, "literals": "x"}}, {"*": 3}])
+def test_explain_survives_malformed_stored_recipes(capsys, store_uri: str, pipeline_file,
+                                                   recipes) -> None:
+    assert main(["run", pipeline_file(2), "--store", store_uri, "--executor", "inline",
+                 "--quiet"]) == 0
+    store = open_store(store_uri)
+    name = store.list_docs("runs")[0]
+    keys = store.get_doc("recipes", name)["recipes"]
+    if isinstance(recipes, dict):  # the same garbage under every key the run recorded
+        recipes = {key: recipes["*"] for key in keys}
+    store.put_doc("recipes", name, {"recipes": recipes})
+    got = cli_json(capsys, "explain", pipeline_file(4), "--store", store_uri)
+    by_id = {n["id"]: n for n in got["nodes"]}
+    assert by_id["scale-1"]["reason"] in (
+        f"key changed (run {name.split('.', 1)[-1]}'s recipe is unreadable)",
+        f"key changed (run {name.split('.', 1)[-1]} kept no recipe)")
