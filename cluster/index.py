@@ -160,14 +160,14 @@ def get_index_actor(store_uri: str) -> Any:
 class RayIndex:
     """The runner's Index protocol over the actor: one actor call per batch.
 
-    A dead actor is created again once; after that the store is the index."""
-
-    shares_leases = True
+    A dead actor is created again once; after that the store is the index, and
+    leases are the store's lock files (a local store) or this process's only."""
 
     def __init__(self, store_uri: str) -> None:
         self.store_uri = store_uri
         self.actor: Any = None
         self.fallback: StoreIndex | None = None
+        self.fallback_leases: Any = None  # lock files, once fallen back on a local store
         self.lookups = 0
         self._recreate()
 
@@ -189,11 +189,20 @@ class RayIndex:
         except (ray.exceptions.RayError, ValueError):
             self._fall_back()
 
+    @property
+    def shares_leases(self) -> bool:
+        """Whether leases taken here reach other drivers through the actor."""
+        return self.fallback is None
+
     def _fall_back(self) -> StoreIndex:
         if self.fallback is None:
+            from runner.lease_tables import LockFileTable
             from storage import open_store
 
-            self.fallback = StoreIndex(open_store(self.store_uri))
+            store = open_store(self.store_uri)
+            if store.backend.is_local:  # other drivers on this store still see these
+                self.fallback_leases = LockFileTable(store)
+            self.fallback = StoreIndex(store)
         return self.fallback
 
     async def lookup(self, refs: Sequence[Ref]) -> dict[Ref, Any]:
@@ -212,7 +221,12 @@ class RayIndex:
 
     async def acquire(self, keys: Sequence[str], owner: str, ttl: float, *,
                       renew: bool = False, reuse: bool = True) -> dict[str, str]:
-        return await self._call("acquire", list(keys), owner, ttl, renew=renew, reuse=reuse)
+        held = await self._call("acquire", list(keys), owner, ttl, renew=renew, reuse=reuse)
+        if self.fallback_leases is not None:  # the actor is gone for good: lock files
+            held = await self.fallback_leases.acquire(keys, owner, ttl, reuse=reuse)
+        return held
 
     async def release(self, keys: Sequence[str], owner: str) -> None:
         await self._call("release", list(keys), owner)
+        if self.fallback_leases is not None:
+            await self.fallback_leases.release(keys, owner)

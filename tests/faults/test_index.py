@@ -8,6 +8,7 @@ the run nor lets a Ray exception out of ``run()``.
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
@@ -83,3 +84,22 @@ def test_index_actor_killed_mid_run(store_uri, runlog, for_good):
     assert sorted(runlog.take()) == ["after", "killer", "s0", "s1", "s2"]
     again = run(target, store=store_uri)
     assert again.values == 21 and runlog.take() == [], "everything stored was found again"
+
+
+def test_leases_still_reach_other_drivers_after_falling_back_to_the_store(store_uri):
+    """When the index actor cannot be had any more, a local store's lock files carry
+    single flight between drivers instead (two RayIndex objects: two drivers)."""
+    from cluster.index import RayIndex
+
+    if not open_store(store_uri).backend.is_local:
+        pytest.skip("lock files exist on a local store only")
+    first, second = RayIndex(store_uri), RayIndex(store_uri)
+    assert first.shares_leases
+    for index in (first, second):
+        index._fall_back()  # as when the actor can no longer be created
+    assert not first.shares_leases, "a run must not count on the actor's leases now"
+    key = "ab" * 32
+    assert asyncio.run(first.acquire([key], "driver-1", 30.0)) == {key: "driver-1"}
+    assert asyncio.run(second.acquire([key], "driver-2", 30.0)) == {key: "driver-1"}
+    asyncio.run(first.release([key], "driver-1"))
+    assert asyncio.run(second.acquire([key], "driver-2", 30.0)) == {key: "driver-2"}
