@@ -2,8 +2,9 @@
 
 Run from the repo root: ``.venv/bin/python bench/bench_keys.py [--quick] [--only-runner]``.
 Prints ``runner.sign`` (build + validate + sign of a graph from ``bind``) on a
-100k chain and 50k/100k/200k random DAGs next to its targets and the signer
-alone on the same shapes; and seconds to sign chain / random-DAG (mean in-degree 2) / wide fan-in
+100k chain and 50k/100k/200k random DAGs next to its targets, the graph path
+(``sign_targets``, what ``run`` uses) and the signer alone on the same shapes,
+with the load average; and seconds to sign chain / random-DAG (mean in-degree 2) / wide fan-in
 (one sink node with N-1 parents) graphs, the time(2N)/time(N) ratio, digest
 throughput in GB/s for a float32 array against plain blake3 (1 thread and
 AUTO) and hashlib.md5 over the same buffer, and the key size. Then the cost
@@ -135,13 +136,21 @@ def bound_random_dag(n: int) -> list[Any]:
     return [node for node, used in zip(nodes, read, strict=True) if not used]
 
 
-def time_runner_sign(targets: list[Any], repeat: int) -> tuple[float, float]:
+def _graph_path(targets: list[Any]) -> Any:
+    """What ``runner.sign`` did before it signed bind graphs as it walks them."""
+    from runner.prepare import sign_targets
+
+    return sign_targets(targets, recipes=False).keys
+
+
+def time_runner_sign(targets: list[Any], repeat: int,
+                     sign: Callable[[Any], Any] = runner.sign) -> tuple[float, float]:
     """Best (wall, CPU) seconds of ``runner.sign``: build + validate + sign, then free."""
     best = (float("inf"), float("inf"))
     for _ in range(repeat):
         gc.collect()
         start, cpu = time.perf_counter(), time.process_time()
-        signed = runner.sign(targets)
+        signed = sign(targets)
         del signed  # freeing the graph is part of the call's cost for a caller
         best = min(best, (time.perf_counter() - start, time.process_time() - cpu))
     return best
@@ -150,7 +159,8 @@ def time_runner_sign(targets: list[Any], repeat: int) -> tuple[float, float]:
 def bench_runner_sign(n: int, repeat: int) -> None:
     """``runner.sign`` on bound graphs, against the signer alone on the same shape."""
     print(f"\nrunner.sign (graph from bind: build + validate + sign), best of {repeat}; "
-          "CPU time is what to trust on a shared machine")
+          "CPU time is what to trust on a shared machine; load average "
+          + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     targets_of = {"chain": (bound_chain, chain, 0.6), "random-dag": (bound_random_dag,
                                                                        random_dag, 0.9)}
     for name, (bound, plain, target) in targets_of.items():
@@ -160,15 +170,18 @@ def bench_runner_sign(n: int, repeat: int) -> None:
             targets = bound(size)
             gc.enable()
             times[size] = time_runner_sign(targets, repeat)
+            graph_path = time_runner_sign(targets, repeat, _graph_path)
             del targets
             signer = time_sign(plain, size, repeat)
             wall, cpu = times[size]
-            print(f"  {name:<11}{size:>9,}: wall {wall:.3f} s, cpu {cpu:.3f} s  (signer alone: "
-                  f"wall {signer[0]:.3f}, cpu {signer[1]:.3f}; ratio {cpu / signer[1]:.2f}x)"
+            print(f"  {name:<11}{size:>9,}: wall {wall:.3f} s, cpu {cpu:.3f} s  (graph path: cpu "
+                  f"{graph_path[1]:.3f}; signer alone: cpu {signer[1]:.3f}, "
+                  f"ratio {cpu / signer[1]:.2f}x)"
                   + (f"  target <= {target} s" if size == n else ""))
         if name == "random-dag":
             print(f"  random-dag t({2 * n:,})/t({n:,}): wall {times[2 * n][0] / times[n][0]:.2f}, "
                   f"cpu {times[2 * n][1] / times[n][1]:.2f}  (target <= 2.2)")
+    print("  load average after: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
 def throughput(label: str, nbytes: int, fn: Callable[[], Any], repeat: int) -> None:

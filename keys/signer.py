@@ -8,8 +8,14 @@ key. Work is O(nodes + edges) with no recursion.
 
 State: ``_memo`` maps ``id(literal)`` to the literal (kept alive, so the id is
 not reused while the signer lives) and its encoded/digested form, so each
-literal object is encoded at most once; ``_recipes`` maps each key to the
-tuples it was built from (``Recipe`` objects are built only on request).
+literal object is encoded at most once; ints skip it (framing one costs less
+than remembering it, and bind graphs hold one distinct int per node);
+``_recipes`` maps each key to the tuples it was built from (``Recipe``
+objects are built only on request).
+
+``text``, ``literal``, ``NODE_DOMAIN``, ``ANCESTOR``, ``count``, ``SOCKETS``
+and ``new_key`` are the preimage's parts, for a caller that assembles
+preimages itself (``runner.bound_keys`` signs a bind graph as it walks it).
 """
 
 from __future__ import annotations
@@ -31,20 +37,35 @@ from keys.recipe import LinkEntry, LiteralEntry, Recipe
 
 _INLINE = b"I"
 _DIGESTED = b"H"
-_ANCESTOR = b"ANCESTOR"
-_NODE_DOMAIN = F.NODE_DOMAIN
+ANCESTOR = b"ANCESTOR"
+NODE_DOMAIN = F.NODE_DOMAIN
 _HEADER = F.HEADER
 _SCALARS = {tp: fn for tp, fn in F.SCALARS.items() if tp is not bytes}
-_SOCKETS = tuple(i.to_bytes(4, "little") for i in range(1024))
+SOCKETS = tuple(i.to_bytes(4, "little") for i in range(1024))  # socket -> its 4 bytes
 _COUNTS = tuple(F.length(i) for i in range(64))
 _INLINE_PREFIX = tuple(_INLINE + F.length(i) for i in range(1024))
+_INT_OVERHEAD = len(_HEADER) + 9  # header, tag, 8-byte length
+# An int's framed literal, b"I" + length + HEADER + INT + nbytes + value, by nbytes:
+# everything but the value's own bytes (the same bytes ``F.enc_int`` frames).
+_INT_PREFIX = tuple(
+    _INLINE_PREFIX[_INT_OVERHEAD + nb] + _HEADER + F.INT + F.length(nb)
+    for nb in range(len(_INLINE_PREFIX) - _INT_OVERHEAD)
+)
 _Key = Key
 _new_key = object.__new__
 _set_digest = Key.digest.__set__  # type: ignore[attr-defined]  # slot descriptor: fast, bypasses the immutability guard
 
 
-def _count(n: int) -> bytes:
+def count(n: int) -> bytes:
+    """A count of literals or links, as the preimage frames it."""
     return _COUNTS[n] if n < 64 else F.length(n)
+
+
+def new_key(digest: bytes) -> Key:
+    """A Key around a 32-byte blake3 digest (the signer's hot path: no checks)."""
+    key = _new_key(_Key)
+    _set_digest(key, digest)
+    return key
 
 
 class SignableNode(Protocol):
@@ -63,10 +84,25 @@ class Signer:
         if not 0 <= inline_limit < len(_INLINE_PREFIX):
             raise ValueError(f"inline_limit must be in [0, {len(_INLINE_PREFIX)})")
         self.inline_limit = inline_limit
+        self._int_bytes = inline_limit - _INT_OVERHEAD  # an int this long or shorter is inline
         self._memo: dict[int, tuple[Any, bytes]] = {}
         self._recipes: dict[Key, tuple[str, list[Any], list[Any], dict[str, Key] | None]] = {}
         self._strings: dict[str, bytes] = {}
-        self._keep_recipes = recipes  # False: keys only (less to build, keep and free)
+        self.keep_recipes = recipes  # False: keys only (less to build, keep and free)
+
+    def text(self, text: str) -> bytes:
+        """An identity or input name, encoded as it enters a preimage (memoised)."""
+        return self._strings.get(text) or self._string(text)
+
+    def literal(self, name: str, value: Any, node_id: str | None, identity: str) -> bytes:
+        """One literal as it enters a preimage: ``b"I" + length + encoding`` or
+        ``b"H" + digest``; an error naming node, input and fix if it has no encoding."""
+        if type(value) is int:
+            nb = (value.bit_length() + 8) >> 3
+            if nb <= self._int_bytes:
+                return _INT_PREFIX[nb] + value.to_bytes(nb, "little", signed=True)
+        entry = self._memo.get(id(value)) or self._encode_literal(name, value, node_id, identity)
+        return entry[1]
 
     def sign_node(
         self,
@@ -110,12 +146,14 @@ class Signer:
         try:
             identity, lits, links, resolve = self._recipes[key]
         except KeyError:
-            kept = "" if self._keep_recipes else " (it was made with recipes=False)"
+            kept = "" if self.keep_recipes else " (it was made with recipes=False)"
             raise KeyError(f"{key!r} was not signed by this signer{kept}") from None
-        memo = self._memo
         return Recipe(
             identity=identity,
-            literals=tuple(_literal_entry(name, memo[id(value)]) for name, value in lits),
+            literals=tuple(
+                _literal_entry(name, value, self.literal(name, value, None, identity))
+                for name, value in lits
+            ),
             links=tuple(
                 LinkEntry(name, (ref if resolve is None else resolve[ref]).hex(), socket)
                 for name, (ref, socket) in links
@@ -136,32 +174,31 @@ class Signer:
 
         Runs once per node: locals and precomputed frames on purpose.
         """
-        strings, memo = self._strings, self._memo
+        strings, memo, int_bytes = self._strings, self._memo, self._int_bytes
         ident = strings.get(identity) or self._string(identity)
-        parts = [_NODE_DOMAIN, ident, _count(len(literals))]
+        parts = [NODE_DOMAIN, ident, count(len(literals))]
         add = parts.append
         lits = sorted(literals.items()) if len(literals) > 1 else list(literals.items())
         for name, value in lits:
-            entry = memo.get(id(value)) or self._encode_literal(name, value, node_id, identity)
             add(strings.get(name) or self._string(name))
-            add(entry[1])
+            if type(value) is int and (nb := (value.bit_length() + 8) >> 3) <= int_bytes:
+                add(_INT_PREFIX[nb] + value.to_bytes(nb, "little", signed=True))
+            else:
+                add((memo.get(id(value)) or self._encode_literal(name, value, node_id, identity))[1])
         link_items = sorted(links.items()) if len(links) > 1 else list(links.items())
-        add(_count(len(link_items)))
+        add(count(len(link_items)))
         for name, (ref, socket) in link_items:
             parent = ref if resolve is None else resolve.get(ref)
             if parent is None or name in literals:
                 raise self._link_error(name, ref, parent, node_id, identity)
             add(strings.get(name) or self._string(name))
-            add(_ANCESTOR)
+            add(ANCESTOR)
             add(parent.digest)
-            add(
-                _SOCKETS[socket]
-                if type(socket) is int and 0 <= socket < 1024
-                else _socket(socket, name)
-            )
+            add(SOCKETS[socket] if type(socket) is int and 0 <= socket < 1024
+                else _socket(socket, name))
         key = _new_key(_Key)
         _set_digest(key, blake3(b"".join(parts)).digest())
-        if self._keep_recipes:
+        if self.keep_recipes:
             self._recipes[key] = (identity, lits, link_items, resolve)
         return key
 
@@ -212,8 +249,7 @@ def _where(name: str, node_id: str | None, identity: str) -> str:
     return f"input {name!r}{node} ({identity}): "
 
 
-def _literal_entry(name: str, entry: tuple[Any, bytes]) -> LiteralEntry:
-    value, framed = entry
+def _literal_entry(name: str, value: Any, framed: bytes) -> LiteralEntry:
     if framed[:1] == _INLINE:
         payload = framed[9:]
         return LiteralEntry(

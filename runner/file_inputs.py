@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import PurePath
 from typing import Any
 
@@ -26,7 +26,7 @@ log = logging.getLogger("digestflow")
 KIND = "filestats"
 FORMAT = "digestflow.filestats/1"
 _MAX_CHECKS = 10_000  # distinct strings stat'ed per run, at most
-_SCALARS = frozenset({int, float, bool, type(None), bytes, complex})
+SCALARS = frozenset({int, float, bool, type(None), bytes, complex})  # never a path
 
 
 class PathLiteralWarning(UserWarning):
@@ -65,25 +65,29 @@ def _load(store: Any) -> dict[str, Any]:
 def warn_plain_paths(graph: Any) -> None:
     """One warning listing str/Path literals that name existing files. A volatile task
     runs every time, so it reads an edited file anyway: its literals are left out."""
+    warn_path_literals(((node.id, name, value) for node in graph if not node.task.opts.volatile
+                        for name, value in node.literals.items() if type(value) not in SCALARS),
+                       stacklevel=4)
+
+
+def warn_path_literals(literals: Iterable[tuple[str, str, Any]], stacklevel: int = 3) -> None:
+    """The warning of ``warn_plain_paths`` over (node id, input name, value) literals."""
     found: list[str] = []
     checked: dict[str, bool] = {}
-    for node in graph:
-        if node.task.opts.volatile:
-            continue
-        for name, value in node.literals.items():
-            if type(value) in _SCALARS:
-                continue  # most literals: no generator, no stat
-            for text in _path_like(value):
-                if text not in checked and len(checked) < _MAX_CHECKS:
-                    checked[text] = os.path.isfile(text)
-                if checked.get(text):
-                    found.append(f"{text!r} (node {node.id!r}, input {name!r})")
+    for node_id, name, value in literals:
+        if type(value) in SCALARS:
+            continue  # most literals: no generator, no stat
+        for text in _path_like(value):
+            if text not in checked and len(checked) < _MAX_CHECKS:
+                checked[text] = os.path.isfile(text)
+            if checked.get(text):
+                found.append(f"{text!r} (node {node_id!r}, input {name!r})")
     if found:
         shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
         warnings.warn(
             f"{len(found)} path literal(s) name existing files: {shown}. Their contents are "
             "not in the key (an edited file would not re-run the task): pass "
-            "keys.File(path) to key them by contents", PathLiteralWarning, stacklevel=3)
+            "keys.File(path) to key them by contents", PathLiteralWarning, stacklevel=stacklevel)
 
 
 def _path_like(value: Any) -> Iterator[str]:

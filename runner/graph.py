@@ -169,6 +169,20 @@ def build_from_nodes(roots: Iterable[Node]) -> tuple[Graph, dict[int, str]]:
     it (``Graph.topological``) and validation need not sort again. One pass
     per node, no per-input objects: this is on every run's critical path.
     """
+    nodes = collect(roots)
+    ids = assign_ids(nodes)
+    graph = Graph()
+    table = graph.nodes
+    for node in nodes:
+        nid = ids[node.seq]
+        literals, links = split_inputs(node, ids)
+        table[nid] = GraphNode.bound_node(nid, node.task, literals, links, node.inputs, node.where)
+    graph.topological = list(table)
+    return graph, ids
+
+
+def collect(roots: Iterable[Node]) -> list[Node]:
+    """Every node reachable from ``roots``, in bind order (parents first)."""
     found: dict[int, Node] = {}
     stack = list(roots)
     pop, push = stack.pop, stack.append
@@ -185,38 +199,38 @@ def build_from_nodes(roots: Iterable[Node]) -> tuple[Graph, dict[int, str]]:
             elif type(value) in _OPEN:
                 for ref in refs_in(value):
                     push(ref if isinstance(ref, Node) else ref.node)
-    nodes = [found[s] for s in sorted(found)]
-    ids = _assign_ids(nodes)
-    graph = Graph()
-    table = graph.nodes
-    for node in nodes:
-        nid = ids[node.seq]
-        literals: dict[str, Any] = {}
-        links: dict[str, tuple[str, int]] = {}
-        for name, value in node.inputs.items():
-            if isinstance(value, Node):
-                links[name] = (ids[value.seq], 0)
-            elif isinstance(value, Output):
-                links[name] = (ids[value.node.seq], value.socket)
-            elif type(value) in _OPEN and holds_ref(value):
-                nested = split(value, lambda ref: _link(ref, ids))
-                literals[name] = nested.template
-                for path, link in nested.links.items():
-                    links[link_name(name, path)] = link
-            else:
-                literals[name] = value
-        table[nid] = GraphNode.bound_node(nid, node.task, literals, links, node.inputs, node.where)
-    graph.topological = list(table)
-    return graph, ids
+    return [found[s] for s in sorted(found)]
 
 
-def _link(ref: Node | Output, ids: dict[int, str]) -> tuple[str, int]:
+def split_inputs(
+    node: Node, refs: Mapping[int, Any]
+) -> tuple[dict[str, Any], dict[str, tuple[Any, int]]]:
+    """A bound node's inputs as literals and links ``(refs[parent seq], socket)``; a
+    list/tuple/dict holding nodes is a literal template plus one link per node."""
+    literals: dict[str, Any] = {}
+    links: dict[str, tuple[Any, int]] = {}
+    for name, value in node.inputs.items():
+        if isinstance(value, Node):
+            links[name] = (refs[value.seq], 0)
+        elif isinstance(value, Output):
+            links[name] = (refs[value.node.seq], value.socket)
+        elif type(value) in _OPEN and holds_ref(value):
+            nested = split(value, lambda ref: _link(ref, refs))
+            literals[name] = nested.template
+            for path, link in nested.links.items():
+                links[link_name(name, path)] = link
+        else:
+            literals[name] = value
+    return literals, links
+
+
+def _link(ref: Node | Output, refs: Mapping[int, Any]) -> tuple[Any, int]:
     if isinstance(ref, Node):
-        return (ids[ref.seq], 0)
-    return (ids[ref.node.seq], ref.socket)
+        return (refs[ref.seq], 0)
+    return (refs[ref.node.seq], ref.socket)
 
 
-def _assign_ids(nodes: Iterable[Node]) -> dict[int, str]:
+def assign_ids(nodes: Iterable[Node]) -> dict[int, str]:
     """``name`` option if given, else ``<task>-<n>``; clashes get a ``-k`` suffix."""
     ids: dict[int, str] = {}
     used: set[str] = set()

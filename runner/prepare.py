@@ -61,6 +61,27 @@ def sign_targets(targets: Any, store: Any = None, *, recipes: bool = True) -> Si
                   hexkeys=hexkeys, signer=signer)
 
 
+def sign_keys(targets: Any) -> dict[str, Any]:
+    """{node id: keys.Key} for every node ``targets`` need (``runner.sign``).
+
+    Targets from ``bind`` are signed as their nodes are walked, with no Graph
+    (``runner.bound_keys``); a Graph goes through ``sign_targets``. Either way the
+    keys, the errors and the path-literal warning are the same.
+    """
+    from keys import Signer
+    from runner import file_inputs
+    from runner.bound_keys import bound_keys
+    from runner.targets import bound_roots
+
+    roots = bound_roots(targets)
+    if roots is None:
+        return sign_targets(targets, recipes=False).keys
+    with _gc_paused():
+        keys, maybe_paths = bound_keys(roots, Signer(recipes=False))
+    file_inputs.warn_path_literals(maybe_paths)
+    return keys
+
+
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
     enabled = gc.isenabled()

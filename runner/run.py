@@ -19,7 +19,7 @@ from runner.execution import Run, Vanishing, new_ledger
 from runner.executor import Executor, InlineExecutor
 from runner.lease import run_leases
 from runner.plan import CACHE_MODES
-from runner.prepare import open_store, sign_targets
+from runner.prepare import open_store, sign_keys, sign_targets
 from runner.progress import Progress, make_progress
 from runner.records import record_run
 from runner.result import Result
@@ -27,7 +27,7 @@ from runner.result import Result
 
 def sign(targets: Any) -> dict[str, Any]:
     """{node id: keys.Key} for every node the targets need. No Ray, no store."""
-    return sign_targets(targets, recipes=False).keys
+    return sign_keys(targets)
 
 
 def run(targets: Any, **options: Any) -> Result:

@@ -36,6 +36,15 @@ def resolve_targets(targets: Any) -> tuple[Graph, list[Target], Callable[[list[A
     return graph, flat, lambda values: _rebuild(template, iter(values))
 
 
+def bound_roots(targets: Any) -> list[Node] | None:
+    """The nodes behind targets from ``bind``; None when they hold a Graph or Selection.
+    Raises, as ``resolve_targets`` does, for targets that are neither."""
+    leaves = _leaves(targets)
+    if any(isinstance(leaf, Graph) for leaf in leaves):
+        return None
+    return [leaf.node if isinstance(leaf, Output) else leaf for leaf in leaves]
+
+
 def _leaves(targets: Any) -> list[Any]:
     out, stack = [], [targets]
     while stack:

@@ -143,6 +143,25 @@ def test_node_preimage_spelled_out() -> None:
     assert got == Key(blake3(preimage).digest()), "the node preimage is not framed as documented"
 
 
+def test_int_literals_are_framed_as_their_value_encoding() -> None:
+    """Ints take a shortcut past the signer's literal memo; their framing must stay
+    that of ``keys.encode`` at every size, sign and inline limit."""
+    values = [0, 1, -1, 127, 128, -128, -129, 255, 256, 2**63 - 1, -(2**63), 2**400,
+              -(2**400), 2**8000]
+    for limit in (0, 13, 14, 20, 64, 1023):
+        signer = Signer(inline_limit=limit)
+        for value in values:
+            enc = keys.encode(value)
+            framed = (b"I" + _n(len(enc)) + enc if len(enc) <= limit
+                      else b"H" + keys.digest(value).digest)
+            preimage = NODE_TAG + _s(IDENT) + _n(1) + _s("n") + framed + _n(0)
+            key = signer.sign_node(IDENT, {"n": value}, {})
+            assert key == Key(blake3(preimage).digest()), (limit, value)
+            entry = signer.recipe(key).literals[0]
+            assert entry.digest == keys.digest(value).hex(), (limit, value)
+    assert Signer().sign_node(IDENT, {"n": True}, {}) != Signer().sign_node(IDENT, {"n": 1}, {})
+
+
 def test_value_preimage_spelled_out() -> None:
     assert keys.digest("fast") == Key(blake3(VALUE_TAG + HEADER + _s("fast")).digest())
     assert keys.digest(None) == Key(blake3(VALUE_TAG + HEADER + b"N").digest())
