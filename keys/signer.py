@@ -13,8 +13,8 @@ than remembering it, and bind graphs hold one distinct int per node);
 ``_recipes`` maps each key to the tuples it was built from (``Recipe``
 objects are built only on request).
 
-``text``, ``literal``, ``NODE_DOMAIN``, ``ANCESTOR``, ``count``, ``SOCKETS``
-and ``new_key`` are the preimage's parts, for a caller that assembles
+``text``, ``literal``, ``NODE_DOMAIN``, ``ANCESTOR``, ``count`` and
+``SOCKETS`` are the preimage's parts, for a caller that assembles
 preimages itself (``runner.bound_keys`` signs a bind graph as it walks it).
 """
 
@@ -59,13 +59,6 @@ _set_digest = Key.digest.__set__  # type: ignore[attr-defined]  # slot descripto
 def count(n: int) -> bytes:
     """A count of literals or links, as the preimage frames it."""
     return _COUNTS[n] if n < 64 else F.length(n)
-
-
-def new_key(digest: bytes) -> Key:
-    """A Key around a 32-byte blake3 digest (the signer's hot path: no checks)."""
-    key = _new_key(_Key)
-    _set_digest(key, digest)
-    return key
 
 
 class SignableNode(Protocol):

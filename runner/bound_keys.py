@@ -4,7 +4,7 @@
 need are collected in bind order (a topological order: a node can only read
 nodes that already exist), named as ``build_from_nodes`` names them, and
 signed in that order. Each preimage is assembled straight from the node's
-inputs, with its parents' digests found by their bind numbers: no GraphNode,
+inputs, with its parents' digests found by the parent nodes: no GraphNode,
 no per-node literal/link dicts, no id -> key lookups. A task's identity and
 its sorted, encoded input names are worked out once per task.
 
@@ -22,7 +22,7 @@ from typing import Any
 from blake3 import blake3
 
 from keys import Key, Signer
-from keys.signer import ANCESTOR, NODE_DOMAIN, SOCKETS, count, new_key
+from keys.signer import ANCESTOR, NODE_DOMAIN, SOCKETS, count
 from runner import fingerprints
 from runner.file_inputs import SCALARS
 from runner.graph import GraphNode, assign_ids, collect, split_inputs
@@ -34,6 +34,9 @@ __all__ = ["bound_keys"]
 _OPEN = (list, tuple, dict)
 _SOCKET0 = SOCKETS[0]
 _NOT_PATHS = SCALARS | {Node, Output}
+_Key = Key
+_new_key = object.__new__
+_set_digest = Key.digest.__set__  # type: ignore[attr-defined]  # a trusted digest, as the signer sets it
 
 
 class _Plan:
@@ -61,18 +64,17 @@ def _sorted_names(inputs: Iterable[str], signer: Signer) -> list[tuple[str, byte
 def bound_keys(roots: Iterable[Node], signer: Signer) -> tuple[dict[str, Key], list[Any]]:
     """{node id: key} for every node ``roots`` need, and the (node id, input, value)
     literals that may name files (for ``file_inputs.warn_path_literals``)."""
-    nodes = collect(roots)
-    ids = assign_ids(nodes)
-    digests: dict[int, bytes] = {}
+    ids = assign_ids(collect(roots))  # in bind order
+    digests: dict[Node, bytes] = {}  # by identity: no read of a parent's seq
     keys: dict[str, Key] = {}
     maybe_paths: list[Any] = []
     plans: dict[Any, _Plan] = {}
     literal = signer.literal
-    for node in nodes:
+    for node, nid in ids.items():
         plan = plans.get(node.task)
         if plan is None:
             plan = plans[node.task] = _Plan(node, signer)
-        nid, inputs, identity = ids[node.seq], node.inputs, plan.identity
+        inputs, identity = node.inputs, plan.identity
         names = plan.names
         if names is None or len(names) != len(inputs):
             names = _sorted_names(inputs, signer)
@@ -83,13 +85,13 @@ def bound_keys(roots: Iterable[Node], signer: Signer) -> tuple[dict[str, Key], l
             value = inputs[name]
             cls = type(value)
             if cls is Node:
-                links += (enc, ANCESTOR, digests[value.seq], _SOCKET0)
+                links += (enc, ANCESTOR, digests[value], _SOCKET0)
             elif cls is Output:
                 socket = value.socket
                 if type(socket) is not int or not 0 <= socket < 1024:
                     general = True  # the graph path's checks and errors, in its order
                     break
-                links += (enc, ANCESTOR, digests[value.node.seq], SOCKETS[socket])
+                links += (enc, ANCESTOR, digests[value.node], SOCKETS[socket])
             elif cls in SCALARS:
                 parts += (enc, literal(name, value, nid, identity))
             elif isinstance(value, (Node, Output)) or (cls in _OPEN and holds_ref(value)):
@@ -100,20 +102,21 @@ def bound_keys(roots: Iterable[Node], signer: Signer) -> tuple[dict[str, Key], l
                 paths = True
         if general:
             key = keys[nid] = _general(node, nid, plan, digests, signer, maybe_paths)
-            digests[node.seq] = key.digest
+            digests[node] = key.digest
             continue
         parts[2] = count((len(parts) - 3) >> 1)
         parts.append(count(len(links) >> 2))
         parts += links
-        digest = digests[node.seq] = blake3(b"".join(parts)).digest()
-        keys[nid] = new_key(digest)
+        key = keys[nid] = _new_key(_Key)
+        _set_digest(key, blake3(b"".join(parts)).digest())
+        digests[node] = key.digest
         if paths and not plan.volatile:
             maybe_paths += [(nid, name, value) for name, value in inputs.items()
                             if type(value) not in _NOT_PATHS]
     return keys, maybe_paths
 
 
-def _general(node: Node, nid: str, plan: _Plan, digests: dict[int, bytes], signer: Signer,
+def _general(node: Node, nid: str, plan: _Plan, digests: dict[Node, bytes], signer: Signer,
              maybe_paths: list[Any]) -> Key:
     """The key of a node the shortcut leaves out, signed as a graph node; its literals
     that may name files join ``maybe_paths`` in input order, as the graph lists them."""
@@ -125,5 +128,5 @@ def _general(node: Node, nid: str, plan: _Plan, digests: dict[int, bytes], signe
     if fn is not None:
         shown = GraphNode.bound_node(nid, node.task, literals, {}, node.inputs, node.where)
         literals = {**literals, fingerprints.NAME: fingerprints.call(fn, shown)}
-    parents = {name: (new_key(parent), socket) for name, (parent, socket) in links.items()}
+    parents = {name: (Key(parent), socket) for name, (parent, socket) in links.items()}
     return signer.sign_node(plan.identity, literals, parents, nid)

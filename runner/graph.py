@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from runner.errors import ValidationError
@@ -18,6 +19,7 @@ from runner.node import Node, Output
 from runner.task import Task
 
 _OPEN = (list, tuple, dict)
+_seq = attrgetter("seq")
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,8 +163,8 @@ class Selection:
     socket: int | None = None
 
 
-def build_from_nodes(roots: Iterable[Node]) -> tuple[Graph, dict[int, str]]:
-    """Collect every node reachable from ``roots``; returns the graph and seq -> id.
+def build_from_nodes(roots: Iterable[Node]) -> tuple[Graph, dict[Node, str]]:
+    """Collect every node reachable from ``roots``; returns the graph and node -> id.
 
     ``bind`` numbers nodes as it creates them and a node can only read nodes
     that already exist, so bind order is a topological order: the graph keeps
@@ -174,7 +176,7 @@ def build_from_nodes(roots: Iterable[Node]) -> tuple[Graph, dict[int, str]]:
     graph = Graph()
     table = graph.nodes
     for node in nodes:
-        nid = ids[node.seq]
+        nid = ids[node]
         literals, links = split_inputs(node, ids)
         table[nid] = GraphNode.bound_node(nid, node.task, literals, links, node.inputs, node.where)
     graph.topological = list(table)
@@ -183,37 +185,38 @@ def build_from_nodes(roots: Iterable[Node]) -> tuple[Graph, dict[int, str]]:
 
 def collect(roots: Iterable[Node]) -> list[Node]:
     """Every node reachable from ``roots``, in bind order (parents first)."""
-    found: dict[int, Node] = {}
+    found: dict[Node, None] = {}  # by identity: no read of the node's seq until the sort
     stack = list(roots)
     pop, push = stack.pop, stack.append
     while stack:
         node = pop()
-        if node.seq in found:
+        if node in found:
             continue
-        found[node.seq] = node
+        found[node] = None
         for value in node.inputs.values():
             if isinstance(value, Node):
-                push(value)
+                if value not in found:
+                    push(value)
             elif isinstance(value, Output):
                 push(value.node)
             elif type(value) in _OPEN:
                 for ref in refs_in(value):
                     push(ref if isinstance(ref, Node) else ref.node)
-    return [found[s] for s in sorted(found)]
+    return sorted(found, key=_seq)
 
 
 def split_inputs(
-    node: Node, refs: Mapping[int, Any]
+    node: Node, refs: Mapping[Node, Any]
 ) -> tuple[dict[str, Any], dict[str, tuple[Any, int]]]:
-    """A bound node's inputs as literals and links ``(refs[parent seq], socket)``; a
+    """A bound node's inputs as literals and links ``(refs[parent], socket)``; a
     list/tuple/dict holding nodes is a literal template plus one link per node."""
     literals: dict[str, Any] = {}
     links: dict[str, tuple[Any, int]] = {}
     for name, value in node.inputs.items():
         if isinstance(value, Node):
-            links[name] = (refs[value.seq], 0)
+            links[name] = (refs[value], 0)
         elif isinstance(value, Output):
-            links[name] = (refs[value.node.seq], value.socket)
+            links[name] = (refs[value.node], value.socket)
         elif type(value) in _OPEN and holds_ref(value):
             nested = split(value, lambda ref: _link(ref, refs))
             literals[name] = nested.template
@@ -224,23 +227,24 @@ def split_inputs(
     return literals, links
 
 
-def _link(ref: Node | Output, refs: Mapping[int, Any]) -> tuple[Any, int]:
+def _link(ref: Node | Output, refs: Mapping[Node, Any]) -> tuple[Any, int]:
     if isinstance(ref, Node):
-        return (refs[ref.seq], 0)
-    return (refs[ref.node.seq], ref.socket)
+        return (refs[ref], 0)
+    return (refs[ref.node], ref.socket)
 
 
-def assign_ids(nodes: Iterable[Node]) -> dict[int, str]:
+def assign_ids(nodes: Iterable[Node]) -> dict[Node, str]:
     """``name`` option if given, else ``<task>-<n>``; clashes get a ``-k`` suffix."""
-    ids: dict[int, str] = {}
+    ids: dict[Node, str] = {}
     used: set[str] = set()
     counters: dict[str, int] = {}
+    names: dict[Task, tuple[str | None, str]] = {}  # task -> (name option, display name)
     for node in nodes:
-        named = node.task.opts.name
+        task = node.task
+        named, base = names.get(task) or names.setdefault(task, (task.opts.name, task.name))
         if named:
-            base = candidate = named
+            candidate = named
         else:
-            base = node.task.name
             count = counters[base] = counters.get(base, 0) + 1
             candidate = f"{base}-{count}"
         if candidate in used:
@@ -249,7 +253,7 @@ def assign_ids(nodes: Iterable[Node]) -> dict[int, str]:
                 k += 1
                 candidate = f"{base}-{k}" if named else f"{base}-{counters[base]}.{k}"
         used.add(candidate)
-        ids[node.seq] = candidate
+        ids[node] = candidate
     return ids
 
 

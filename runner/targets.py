@@ -27,7 +27,7 @@ def resolve_targets(targets: Any) -> tuple[Graph, list[Target], Callable[[list[A
         raise ValidationError("run targets come from more than one Graph")
     if graphs:
         graph = next(iter(graphs.values()))
-        ids: dict[int, str] = {}
+        ids: dict[Node, str] = {}
     else:
         graph, ids = build_from_nodes(leaf.node if isinstance(leaf, Output) else leaf
                                       for leaf in nodes)
@@ -69,13 +69,13 @@ def _leaves(targets: Any) -> list[Any]:
 _LEAF = object()
 
 
-def _flatten(item: Any, graph: Graph, ids: dict[int, str], flat: list[Target]) -> Any:
+def _flatten(item: Any, graph: Graph, ids: dict[Node, str], flat: list[Target]) -> Any:
     if isinstance(item, Node):
         socket = 0 if item.task.num_returns == 1 else None
-        flat.append((ids[item.seq], socket))
+        flat.append((ids[item], socket))
         return _LEAF
     if isinstance(item, Output):
-        flat.append((ids[item.node.seq], item.socket))
+        flat.append((ids[item.node], item.socket))
         return _LEAF
     if isinstance(item, Selection):
         socket = item.socket
