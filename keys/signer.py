@@ -8,8 +8,8 @@ key. Work is O(nodes + edges) with no recursion.
 
 State: ``_memo`` maps ``id(literal)`` to the literal (kept alive, so the id is
 not reused while the signer lives) and its encoded/digested form, so each
-literal object is encoded at most once; ints skip it (framing one costs less
-than remembering it, and bind graphs hold one distinct int per node);
+literal object is encoded at most once; inline ints skip it (framing one
+costs less than remembering it, and bind graphs hold one distinct int per node);
 ``_recipes`` maps each key to the tuples it was built from (``Recipe``
 objects are built only on request).
 
