@@ -66,6 +66,19 @@ def test_dict_with_two_nan_keys_is_order_independent() -> None:
     assert encode({a: 1, b: 2}) == encode({b: 2, a: 1})
 
 
+def test_dict_with_two_nan_keys_still_keys_on_its_values() -> None:
+    a, b = float("nan"), float("nan")  # distinct keys with one encoding: the tied-key path
+    assert digest({a: 1, b: 2}) != digest({a: 1, b: 3})
+    assert digest({a: 1, b: 2}) != digest({a: 1, b: 2.0})
+    assert digest({a: 1, b: 2}) != digest({a: 2, b: 2})
+
+
+def test_an_unencodable_value_under_a_nan_key_names_its_path() -> None:
+    with pytest.raises(UnhashableError) as info:
+        digest({float("nan"): 1, float("nan"): object()})
+    assert str(info.value).startswith("value[nan] has type builtins.object: "), info.value
+
+
 def test_same_digests_in_fresh_interpreter_with_other_hash_seed() -> None:
     script = "import tests.keys.corpus as c; c.print_digests()"
     outputs = []
