@@ -172,3 +172,37 @@ def test_cycle_message_leaves_out_nodes_hanging_off_the_cycle():
     assert cycle[0] == cycle[-1] and sorted(cycle[:-1]) == ["1", "2", "3"], str(info.value)
     for a, b in zip(cycle, cycle[1:], strict=False):
         assert [a, 0] in prompt[b]["inputs"].values(), f"{a} does not feed {b}: {info.value}"
+
+
+def test_prompt_required_input_given_by_a_link(store_uri, runlog):
+    prompt = {
+        "1": {"class_type": "Source", "inputs": {"label": "s", "value": 4}},
+        "2": {"class_type": "Split", "inputs": {"label": "p", "x": ["1", 0]}},
+    }
+    result = run(Graph.from_prompt(prompt, REGISTRY), store=store_uri, executor="inline")
+    assert result.values == {"2": (5, 3)}
+    assert runlog.take() == ["p", "s"]
+
+
+def test_prompt_socket_one_past_the_last_output():
+    prompt = {
+        "1": {"class_type": "Split", "inputs": {"label": "s", "x": 1}},
+        "2": {"class_type": "Split", "inputs": {"label": "p", "x": ["1", 2]}},
+    }
+    with pytest.raises(ValidationError) as info:
+        sign(Graph.from_prompt(prompt, REGISTRY))
+    assert str(info.value) == (
+        "input 'x' of node '2' (task split) reads output 2 of node '1' (task split), "
+        "which has 2 output(s) (sockets 0..1)"
+    )
+
+
+def test_cycle_found_when_the_smallest_node_id_is_a_source_feeding_it():
+    prompt = {
+        "0": {"class_type": "Source", "inputs": {"label": "s", "value": 1}},
+        "1": {"class_type": "Combine", "inputs": {"label": "a", "parts[0]": ["0", 0],
+                                                   "parts[1]": ["2", 0]}},
+        "2": {"class_type": "Combine", "inputs": {"label": "b", "parts[0]": ["1", 0]}},
+    }
+    with pytest.raises(ValidationError, match=r"cycle: (1 -> 2 -> 1|2 -> 1 -> 2) \(each node"):
+        sign(Graph.from_prompt(prompt, REGISTRY))
