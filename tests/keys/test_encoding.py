@@ -73,6 +73,16 @@ def test_dict_with_two_nan_keys_still_keys_on_its_values() -> None:
     assert digest({a: 1, b: 2}) != digest({a: 2, b: 2})
 
 
+def test_an_unencodable_set_element_is_named_in_the_path() -> None:
+    class Opaque:
+        def __repr__(self) -> str:
+            return "Opaque()"
+
+    with pytest.raises(UnhashableError) as info:
+        digest({1, Opaque()})
+    assert str(info.value).startswith("value{Opaque()} has type "), info.value
+
+
 def test_an_unencodable_value_under_a_nan_key_names_its_path() -> None:
     with pytest.raises(UnhashableError) as info:
         digest({float("nan"): 1, float("nan"): object()})
