@@ -31,12 +31,60 @@ fi
 declare -A FILES TESTS
 FILES[keys]='"keys/signer.py", "keys/encoder.py", "keys/_format.py", "keys/containers.py"'
 TESTS[keys]='"tests/keys", "-k", "not fresh_interpreter and not across_processes and not script_module and not test_properties and not deep_chain and not torch_tensors"'
-FILES[runner]='"runner/plan.py", "runner/scheduler.py", "runner/validate.py"'
+FILES[runner]='"runner/plan.py", "runner/scheduler.py", "runner/validate.py", "runner/walk.py",
+    "runner/cutoff.py", "runner/execution/ledger.py"'
 TESTS[runner]='"tests/runner/test_scheduler.py", "tests/runner/test_validation.py",
     "tests/runner/test_conformance.py", "tests/runner/test_failures.py",
-    "tests/runner/test_sign_order.py", "-k", "not ray and not s3 and not infeasible"'
+    "tests/runner/test_sign_order.py", "tests/runner/test_cutoff.py",
+    "tests/runner/test_lease_tables.py", "tests/runner/test_run_events.py",
+    "-k", "not ray and not s3 and not infeasible"'
 FILES[storage]='"storage/manifest.py", "storage/refs.py", "storage/codecs/base.py"'
 TESTS[storage]='"tests/storage", "-k", "not s3 and not killed_writer and not concurrent_secret and not imports_neither and not large_array"'
+
+# Mutants mutmut cannot see: code that runs while a module is imported (the writer
+# factories that keys/containers.py calls at import time) was already run, unmutated,
+# in the forkserver before any mutant was switched on, so those mutants always
+# "survive". Each survivor of these functions is rechecked in a fresh interpreter:
+# written into the source with `mutmut apply`, then the group's tests run once.
+declare -A RECHECK
+RECHECK[keys]='keys.containers.x__write_sequence__ keys.containers.x__write_set__ keys.containers.x__scalar_writer__'
+
+recheck_group() {
+    local work=$1 prefixes=$2
+    (cd "$work/repo" && "${NICE[@]}" "$PY" - "$PY" "$work" $prefixes <<'EOF2'
+import json, shutil, subprocess, sys, tomllib
+py, work, prefixes = sys.argv[1], sys.argv[2], sys.argv[3:]
+cfg = tomllib.load(open("pyproject.toml", "rb"))["tool"]["mutmut"]
+args = [*cfg["pytest_add_cli_args"], *cfg["pytest_add_cli_args_test_selection"]]
+lines = open(f"{work}/survivors.txt").read().splitlines()
+names = [l.split(":")[0].strip() for l in lines if l.strip().endswith(": survived")]
+killed, report = set(), []
+for name in names:
+    if not any(name.startswith(p) for p in prefixes):
+        continue
+    path = name.split(".x")[0].replace(".", "/") + ".py"
+    shutil.copy(path, path + ".orig")
+    try:
+        subprocess.run([py, "-m", "mutmut", "apply", name], check=True, capture_output=True)
+        rc = subprocess.run([py, "-m", "pytest", *args], capture_output=True, timeout=600).returncode
+    except subprocess.TimeoutExpired:
+        rc = -1
+    finally:
+        shutil.move(path + ".orig", path)
+    if rc != 0:
+        killed.add(name)
+    report.append(f"{name}: {'killed' if rc != 0 else 'survived'} (fresh interpreter)")
+open(f"{work}/rechecked.txt", "w").write("".join(r + "\n" for r in report))
+open(f"{work}/survivors.txt", "w").write("".join(
+    l + "\n" for l in lines if l.split(":")[0].strip() not in killed))
+stats = json.load(open(f"{work}/stats.json"))
+stats["killed"] += len(killed)
+stats["survived"] -= len(killed)
+stats["rechecked"] = len(report)
+json.dump(stats, open(f"{work}/stats.json", "w"), indent=4)
+EOF2
+    )
+}
 
 run_group() {
     local group=$1 work=$OUT/$1
@@ -54,18 +102,23 @@ process_isolation = "forkserver"
 use_git_change_detection = false
 EOF
     echo "== $group: mutating ${FILES[$group]}" >&2
-    (cd "$work/repo" && "${NICE[@]}" "$PY" -m mutmut run --max-children "$MAX_CHILDREN" \
+    # A second try: under heavy load a timing-sensitive test can fail mutmut's first
+    # (unmutated) run, which then stops; the try resumes where the first one stopped.
+    (cd "$work/repo" && { "${NICE[@]}" "$PY" -m mutmut run --max-children "$MAX_CHILDREN" \
+        || "${NICE[@]}" "$PY" -m mutmut run --max-children "$MAX_CHILDREN"; } \
         > "$work/run.log" 2>&1) || { echo "mutmut failed for $group: see $work/run.log" >&2; return 1; }
     (cd "$work/repo" && "$PY" -m mutmut export-cicd-stats > /dev/null \
         && "$PY" -m mutmut results > "$work/survivors.txt")
     cp "$work/repo/mutants/mutmut-cicd-stats.json" "$work/stats.json"
+    [ -z "${RECHECK[$group]:-}" ] || recheck_group "$work" "${RECHECK[$group]}"
 }
 
 print_table() {
     "$PY" - "$OUT" "$@" <<'EOF'
 import json, sys
 out, groups = sys.argv[1], sys.argv[2:]
-print(f"{'group':<8} {'mutants':>7} {'killed':>6} {'timeout':>7} {'survived':>8} {'no tests':>8} {'score':>6}")
+print(f"{'group':<8} {'mutants':>7} {'killed':>6} {'timeout':>7} {'survived':>8} {'no tests':>8} {'score':>6}"
+      "  (killed includes survivors rechecked in a fresh interpreter)")
 for g in groups:
     s = json.load(open(f"{out}/{g}/stats.json"))
     caught = s["killed"] + s["timeout"] + s["segfault"]
