@@ -122,3 +122,59 @@ def test_a_manifest_with_a_wrongly_typed_field_is_a_miss(local_store: Store, fie
         local_store.get("a" * 64, 0)
     with pytest.raises(ObjectNotFound):
         local_store.get("a" * 64, 0)
+
+
+@pytest.mark.parametrize("other", [0, MANIFEST_FORMAT + 1, "1"])
+def test_manifests_handed_over_as_dicts_check_their_format_too(other: Any) -> None:
+    """The cluster index hands manifests to drivers as dicts (``Manifest.from_dict``):
+    an index holding another format's entries must not pass them off as current."""
+    manifest = {**_fixture(MANIFEST_FORMAT, "small"), "format": other}
+    with pytest.raises(StorageError) as info:
+        Manifest.from_dict(manifest)
+    assert str(info.value) == f"manifest format {other!r} is not supported"
+
+
+def test_a_manifest_without_a_format_field_reads_as_the_current_format() -> None:
+    manifest = {k: v for k, v in _fixture(MANIFEST_FORMAT, "small").items() if k != "format"}
+    assert Manifest.from_dict(manifest).ref == ("a" * 64, 0)
+    assert Manifest.from_json(json.dumps(manifest).encode()).ref == ("a" * 64, 0)
+
+
+@pytest.mark.parametrize(("field", "bad", "message"), [
+    ("inline", 5, "malformed manifest: inline must be a string, got int"),
+    ("nbytes", "many", "malformed manifest: invalid literal for int() with base 10: 'many'"),
+])
+def test_a_malformed_dict_manifest_says_what_is_wrong(field: str, bad: Any, message: str) -> None:
+    with pytest.raises(StorageError) as info:
+        Manifest.from_dict({**_fixture(MANIFEST_FORMAT, "small"), field: bad})
+    assert str(info.value) == message
+
+
+_BROKEN_FIELDS = [
+    ("format", 2), ("format", "1"), ("key", "A" * 64), ("key", "a" * 63), ("key", 5),
+    ("socket", -1), ("socket", 1024), ("socket", "0"), ("codec", ""),
+    ("codec", "a b"), ("codec", "x" * 65), ("codec", 5), ("nbytes", -1), ("nbytes", 2**53 + 1),
+    ("nbytes", "1"), ("nbytes", 1.5), ("content_digest", "g" * 64), ("content_digest", 5),
+    ("summary", 5), ("summary", []), ("created", -1), ("created", 1e12), ("created", "0"),
+    ("task", 5), ("task", "x" * 1001), ("inline", 5), ("inline", "x" * 8193),
+]
+
+
+@pytest.mark.parametrize(("field", "bad"), _BROKEN_FIELDS)
+def test_each_schema_rule_alone_makes_a_manifest_malformed(field: str, bad: Any) -> None:
+    """One field broken, every other one valid: the parser of untrusted manifest bytes
+    refuses it (S5: the store then treats the object as a miss, never reads it)."""
+    raw = json.dumps({**_fixture(MANIFEST_FORMAT, "small"), field: bad}).encode()
+    with pytest.raises(StorageError, match="malformed manifest"):
+        Manifest.from_json(raw)
+
+
+@pytest.mark.parametrize(("field", "edge"), [
+    ("socket", 1023), ("nbytes", 2**53), ("nbytes", 0), ("codec", "x" * 64),
+    ("created", 1e11), ("created", 0), ("task", "x" * 1000), ("task", None),
+    ("inline", "x" * 8192), ("inline", None), ("summary", None),
+])
+def test_values_at_the_schema_edges_are_accepted(field: str, edge: Any) -> None:
+    raw = json.dumps({**_fixture(MANIFEST_FORMAT, "small"), field: edge}).encode()
+    read = getattr(Manifest.from_json(raw), field)
+    assert read == ({} if field == "summary" else edge)
