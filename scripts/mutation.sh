@@ -30,7 +30,8 @@ fi
 # (plain fork mode deadlocks on their locks and reports false timeouts).
 declare -A FILES TESTS
 FILES[keys]='"keys/signer.py", "keys/encoder.py", "keys/_format.py", "keys/containers.py"'
-TESTS[keys]='"tests/keys", "-k", "not fresh_interpreter and not across_processes and not script_module and not test_properties and not deep_chain and not torch_tensors"'
+TESTS[keys]='"tests/keys", "tests/runner/test_bound_keys.py", "tests/runner/test_prelude.py",
+    "-k", "not fresh_interpreter and not across_processes and not script_module and not test_properties and not deep_chain and not torch_tensors"'
 FILES[runner]='"runner/plan.py", "runner/scheduler.py", "runner/validate.py", "runner/walk.py",
     "runner/cutoff.py", "runner/execution/ledger.py"'
 TESTS[runner]='"tests/runner/test_scheduler.py", "tests/runner/test_validation.py",
