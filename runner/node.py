@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from runner.task import Task
 
 _SEQ = itertools.count()
+_EMPTY = inspect.Parameter.empty
+_PLAIN = frozenset({int, float, str, bool, type(None), bytes, complex})  # never hold a node
 
 
 class Output:
@@ -53,20 +55,12 @@ class Node:
     @classmethod
     def create(cls, task: Task, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Node:
         where = _caller()
-        try:
-            bound = task.signature.bind(*args, **kwargs)
-        except TypeError as err:
-            from runner.hints import bind_problem
-
-            raise ValidationError(
-                f"task {task.name!r} bound at {where}: "
-                f"{bind_problem(task.signature, kwargs, str(err))}; "
-                f"expected {task.name}{task.signature}"
-            ) from None
-        bound.apply_defaults()
-        inputs = flatten_arguments(task.signature, bound.arguments)
+        inputs = fast_inputs(task.bind_plan, args, kwargs)
+        if inputs is None:
+            inputs = signature_inputs(task, args, kwargs, where)
         for name, value in inputs.items():
-            _check_input(task, where, name, value)
+            if type(value) not in _PLAIN:
+                _check_input(task, where, name, value)
         return cls(task, inputs, where)
 
     def __getitem__(self, socket: int) -> Output:
@@ -97,6 +91,61 @@ class Node:
         from runner.nested import ref_digest
 
         return ref_digest(self)
+
+
+def signature_inputs(task: Task, args: tuple[Any, ...], kwargs: dict[str, Any],
+                     where: str) -> dict[str, Any]:
+    """{input name: value} of a call, bound by ``inspect``; a clear error if it cannot be."""
+    try:
+        bound = task.signature.bind(*args, **kwargs)
+    except TypeError as err:
+        from runner.hints import bind_problem
+
+        raise ValidationError(
+            f"task {task.name!r} bound at {where}: "
+            f"{bind_problem(task.signature, kwargs, str(err))}; "
+            f"expected {task.name}{task.signature}"
+        ) from None
+    bound.apply_defaults()
+    return flatten_arguments(task.signature, bound.arguments)
+
+
+BindPlan = tuple[tuple[str, ...], int, tuple[Any, ...]]  # names, positional count, defaults
+
+
+def bind_plan(sig: inspect.Signature) -> BindPlan | None:
+    """What ``fast_inputs`` needs of a signature; None where it does not apply
+    (``*args``, ``**kwargs`` or positional-only parameters: ``inspect`` binds those)."""
+    params = list(sig.parameters.values())
+    if any(p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) for p in params):
+        return None
+    positional = sum(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
+    return tuple(p.name for p in params), positional, tuple(p.default for p in params)
+
+
+def fast_inputs(plan: BindPlan | None, args: tuple[Any, ...],
+                kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    """The inputs ``signature_inputs`` gives for a call that binds cleanly, in parameter
+    order with defaults applied, without ``inspect``; None for anything else (too many
+    arguments, an unknown or repeated keyword, a missing one), which ``inspect``
+    then binds or explains."""
+    if plan is None:
+        return None
+    names, positional, defaults = plan
+    if len(args) > positional:
+        return None
+    inputs = dict(zip(names, args, strict=False))  # len(args) <= len(names)
+    used = 0
+    for i in range(len(args), len(names)):
+        name = names[i]
+        if name in kwargs:
+            inputs[name] = kwargs[name]
+            used += 1
+        elif defaults[i] is _EMPTY:
+            return None
+        else:
+            inputs[name] = defaults[i]
+    return inputs if used == len(kwargs) else None
 
 
 def flatten_arguments(sig: inspect.Signature, arguments: Mapping[str, Any]) -> dict[str, Any]:

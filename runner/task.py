@@ -89,6 +89,13 @@ class Task:
         return self.opts.num_returns
 
     @functools.cached_property
+    def bind_plan(self) -> Any:
+        """The signature as ``bind`` reads it on its fast path (``runner.node.bind_plan``)."""
+        from runner.node import bind_plan
+
+        return bind_plan(self.signature)
+
+    @functools.cached_property
     def identity(self) -> str:
         """Cache identity: module.qualname plus version, or a digest of the code closure."""
         from keys import task_identity
