@@ -4,7 +4,8 @@ Run from the repo root: ``.venv/bin/python bench/bench_keys.py [--quick] [--only
 Prints ``runner.sign`` (build + validate + sign of a graph from ``bind``) on a
 100k chain and 50k/100k/200k random DAGs next to its targets, the graph path
 (``sign_targets``, what ``run`` uses) and the signer alone on the same shapes,
-with the load average; and seconds to sign chain / random-DAG (mean in-degree 2) / wide fan-in
+with the load average; the cost of the ``bind`` calls that build those graphs,
+against ``inspect.Signature.bind``; and seconds to sign chain / random-DAG (mean in-degree 2) / wide fan-in
 (one sink node with N-1 parents) graphs, the time(2N)/time(N) ratio, digest
 throughput in GB/s for a float32 array against plain blake3 (1 thread and
 AUTO) and hashlib.md5 over the same buffer, and the key size. Then the cost
@@ -154,6 +155,36 @@ def time_runner_sign(targets: list[Any], repeat: int,
         del signed  # freeing the graph is part of the call's cost for a caller
         best = min(best, (time.perf_counter() - start, time.process_time() - cpu))
     return best
+
+
+def time_bind(build: Callable[[int], list[Any]], n: int, repeat: int) -> float:
+    """Best CPU seconds of building a bound graph of ``n`` nodes (``bind`` calls)."""
+    best = float("inf")
+    for _ in range(repeat):
+        gc.collect()
+        gc.disable()
+        cpu = time.process_time()
+        targets = build(n)
+        best = min(best, time.process_time() - cpu)
+        gc.enable()
+        del targets
+    return best
+
+
+def bench_bind(n: int, repeat: int) -> None:
+    """``bind`` on its fast path against ``inspect.Signature.bind`` (the slow path every
+    call took before), same graphs, same run."""
+    print(f"\nbind: building the bound graphs, CPU s best of {repeat}")
+    tasks = (_src, _step, _mix)
+    for name, build in (("chain", bound_chain), ("random-dag", bound_random_dag)):
+        fast = time_bind(build, n, repeat)
+        for t in tasks:
+            t.__dict__["bind_plan"] = None  # no plan: every call binds through inspect
+        slow = time_bind(build, n, repeat)
+        for t in tasks:
+            del t.__dict__["bind_plan"]
+        print(f"  {name:<11}{n:>9,}: {fast:.3f} s  (inspect.Signature.bind: {slow:.3f} s, "
+              f"{slow / fast:.2f}x)")
 
 
 def bench_runner_sign(n: int, repeat: int) -> None:
@@ -309,6 +340,7 @@ def main() -> None:
     if not args.only_runner:
         bench_graphs(sizes, repeat=3)
     bench_runner_sign(100_000, repeat=3)
+    bench_bind(100_000, repeat=3)
     if args.only_runner:
         return
     bench_digest(256 if args.quick else 1024, repeat=3)
