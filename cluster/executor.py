@@ -12,17 +12,18 @@ import asyncio
 import concurrent.futures
 import os
 import pickle
+import threading
 import time
 import warnings
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import ray
 
 from cluster.connect import ensure_ray
 from cluster.index import RayIndex
-from cluster.worker import NodeFailed, run_node
+from cluster.worker import NodeFailed, decode_outcome, run_node
 from runner.contracts import ErrorInfo, NodeJob, NodeOutcome, Submission, Upstream
 from runner.errors import DigestflowWarning, ExecutionError
 from runner.events import Events, RunFinished
@@ -49,6 +50,7 @@ class RayExecutor:
         self._remotes: dict[int, Any] = {}
         self._outcomes: dict[str, Any] = {}  # node id -> its outcome ObjectRef, this run
         self._overrides: dict[str, dict[str, Any]] = {}
+        self._inbox: _Inbox | None = None
 
     async def open(self, store: Any, events: Events) -> Index:
         """Connect, or defer: with no cluster to join, a fully cached run needs no Ray."""
@@ -100,7 +102,10 @@ class RayExecutor:
             spec, *refs, *(self._outcomes[p] for p in parents))
         outcome_ref, outputs = out[0], list(out[1:])
         self._outcomes[job.node_id] = outcome_ref
-        return Submission(outputs=outputs, outcome=_outcome_future(outcome_ref, job.node_id))
+        if self._inbox is None:
+            self._inbox = _Inbox(asyncio.get_running_loop())
+        return Submission(outputs=outputs,
+                          outcome=_outcome_future(outcome_ref, job.node_id, self._inbox))
 
     async def fetch(self, handle: Any) -> Any:
         return await handle
@@ -108,6 +113,7 @@ class RayExecutor:
     async def close(self) -> None:
         self.store = None
         self._outcomes.clear()
+        self._inbox = None
 
     def _remote(self, task: Task) -> tuple[Any, dict[str, Any]]:
         """The task's Ray remote function, exported once per process (not once per run),
@@ -150,14 +156,38 @@ def _bound(task: Task, store: Any) -> Any:
     return node_task
 
 
-def _outcome_future(ref: Any, node_id: str) -> asyncio.Future[NodeOutcome]:
+class _Inbox:
+    """Completions handed from Ray's callback thread to the event loop in batches: one
+    loop wake-up for every outcome that arrived meanwhile, not one per outcome."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._items: list[tuple[Callable[[Any], None], Any]] = []
+        self._lock = threading.Lock()
+        self._woken = False
+
+    def put(self, fn: Callable[[Any], None], arg: Any) -> None:
+        with self._lock:
+            self._items.append((fn, arg))
+            if self._woken:
+                return
+            self._woken = True
+        self.loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        with self._lock:
+            items, self._items, self._woken = self._items, [], False
+        for fn, arg in items:
+            fn(arg)
+
+
+def _outcome_future(ref: Any, node_id: str, inbox: _Inbox) -> asyncio.Future[NodeOutcome]:
     """An asyncio future for the node's outcome, resolved by Ray's completion callback.
 
     Cheaper than ``await ref`` per node (no chained futures): this runs once
     per task, and for small tasks the driver's per-task cost is the bottleneck.
     """
-    loop = asyncio.get_running_loop()
-    result: asyncio.Future[NodeOutcome] = loop.create_future()
+    result: asyncio.Future[NodeOutcome] = inbox.loop.create_future()
     start = time.perf_counter()
 
     def settle(done: concurrent.futures.Future[Any]) -> None:
@@ -165,13 +195,13 @@ def _outcome_future(ref: Any, node_id: str) -> asyncio.Future[NodeOutcome]:
         if not result.done():
             result.set_result(outcome)
 
-    ref.future().add_done_callback(lambda done: loop.call_soon_threadsafe(settle, done))
+    ref.future().add_done_callback(lambda done: inbox.put(settle, done))
     return result
 
 
 def _to_outcome(done: concurrent.futures.Future[Any], node_id: str, start: float) -> NodeOutcome:
     try:
-        return done.result()
+        return decode_outcome(done.result())
     except ray.exceptions.RayTaskError as err:
         cause = err.as_instanceof_cause()
         failed = getattr(cause, "cause", None) or cause
@@ -183,6 +213,8 @@ def _to_outcome(done: concurrent.futures.Future[Any], node_id: str, start: float
             return NodeOutcome(error=failed.info)
         return _error(err, start)
     except ray.exceptions.RayError as err:  # worker crashed past retries, node died...
+        return _error(err, start)
+    except Exception as err:  # noqa: BLE001 - an unreadable outcome fails its node, never hangs
         return _error(err, start)
 
 

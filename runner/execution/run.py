@@ -49,7 +49,7 @@ class Run:
     ledger: Ledger
     cache: str
     cutoff: bool = True
-    _recipes: dict[str, str] = field(default_factory=dict)  # key -> recipe digest
+    _recipes: dict[Any, str] = field(default_factory=dict)  # recipe less links -> digest
 
     @property
     def graph(self) -> Any:
@@ -100,11 +100,13 @@ class Run:
         if not self.cutoff or self.cache not in ("use", "refresh") or not opts.cache \
                 or opts.volatile or not node.links:
             return None
-        key = self.signed.hexkeys[nid]
-        recipe = self._recipes.get(key)
+        full = self.signed.signer.recipe(self.signed.keys[nid])
+        # the digest leaves the links out, so nodes of one task with the same literals
+        # share it (the code parts follow from the identity): computed once per run
+        part = (full.identity, full.literals)
+        recipe = self._recipes.get(part)
         if recipe is None:
-            recipe = recipe_digest(self.signed.signer.recipe(self.signed.keys[nid]).to_dict())
-            self._recipes[key] = recipe
+            recipe = self._recipes[part] = recipe_digest(full.to_dict())
         return Cutoff(recipe=recipe, lookup=self.cache == "use")
 
     async def plan(self, refs: list[Ref], *, first: bool) -> Plan:
