@@ -3,8 +3,10 @@
 Every run writes two small JSON documents beside the objects (``put_doc``):
 ``runs/<name>`` (run id, times, targets, cache mode, one entry per node: id,
 task, key, status, seconds, bytes, error) and ``recipes/<name>`` (the recipe
-of every key the run signed: identity, literal digests + previews, parent
-keys + sockets; never data). ``<name>`` is ``<start µs, zero padded>.<run id>``
+of every key the run signed and did not find stored: identity, literal
+digests + previews, parent keys + sockets; never data). A stored key's recipe
+is in the record of the run that computed it (``RunHistory.recipe`` looks
+there), so a fully cached rerun writes no recipes. ``<name>`` is ``<start µs, zero padded>.<run id>``
 so listing the documents lists runs in the order they started.
 
 Policy: a record that cannot be written (read-only store) is logged, never
@@ -25,6 +27,7 @@ log = logging.getLogger("digestflow")
 
 RUNS = "runs"
 RECIPES = "recipes"
+FOUND = ("cached", "unneeded")  # statuses whose recipes live with the run that computed them
 FORMAT = "digestflow.run/1"
 _TRACEBACK_LINES = 30
 
@@ -140,9 +143,9 @@ def write_run(result: Any) -> str | None:
         recipes = {}
         if signer is not None:
             for entry in record.nodes.values():
-                if entry["key"] not in recipes:
-                    recipe = signer.recipe(Key.fromhex(entry["key"])).to_dict()
-                    recipes[entry["key"]] = recipe
+                key = entry["key"]
+                if key not in recipes and entry["status"] not in FOUND:
+                    recipes[key] = signer.recipe(Key.fromhex(key)).to_dict()
         store.put_doc(RECIPES, record.name, {"run_id": record.run_id, "recipes": recipes})
         store.put_doc(RUNS, record.name, record.to_dict())  # last: a listed run has recipes
     except Exception as err:  # observability must never fail the run it observes
@@ -191,6 +194,7 @@ class RunHistory:
         self._names: list[str] | None = None
         self._records: dict[str, RunRecord | None] = {}
         self._recipes: dict[str, dict[str, Any]] = {}
+        self._signed: dict[str, RunRecord] | None = None  # key -> newest run with its recipe
 
     def names(self) -> list[str]:
         if self._names is None:
@@ -256,11 +260,26 @@ class RunHistory:
         return out
 
     def recipe(self, record: RunRecord, key: str) -> dict[str, Any] | None:
-        if record.name not in self._recipes:
+        """The recipe of ``key`` as ``record`` saw it: from its own document, or, for a key
+        that run found stored, from the newest run that kept its recipe."""
+        recipe = self._recipes_of(record.name).get(key)
+        if recipe is None:
+            if self._signed is None:
+                self._signed = {}
+                for run in self:
+                    for entry in run.nodes.values():
+                        if entry["status"] not in FOUND:
+                            self._signed.setdefault(entry["key"], run)
+            kept = self._signed.get(key)
+            if kept is not None and kept.name != record.name:
+                recipe = self._recipes_of(kept.name).get(key)
+        return recipe if isinstance(recipe, dict) else None
+
+    def _recipes_of(self, name: str) -> dict[str, Any]:
+        if name not in self._recipes:
             try:
-                recipes = self.store.get_doc(RECIPES, record.name)["recipes"]
+                recipes = self.store.get_doc(RECIPES, name)["recipes"]
             except Exception:
                 recipes = {}
-            self._recipes[record.name] = recipes if isinstance(recipes, dict) else {}
-        recipe = self._recipes[record.name].get(key)
-        return recipe if isinstance(recipe, dict) else None
+            self._recipes[name] = recipes if isinstance(recipes, dict) else {}
+        return self._recipes[name]

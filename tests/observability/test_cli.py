@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from keys import Key
 from runner import run
 from runner.cli import main
+from runner.records import RunHistory
 from storage import open_store
 from tests.observability.pipeline import build
 
@@ -38,8 +40,13 @@ def test_run_records_and_runs_command(capsys, store_uri: str) -> None:
     assert nodes["load-1"]["status"] == "cached" and nodes["scale-1"]["status"] == "executed"
     assert nodes["scale-1"]["key"] == second.by_id()["scale-1"].key
     assert nodes["scale-1"]["bytes"] > 0 and nodes["scale-1"]["seconds"] >= 0
-    recipes = open_store(store_uri).get_doc("recipes", open_store(store_uri).list_docs("runs")[-1])
-    assert set(recipes["recipes"]) == {n["key"] for n in rec["nodes"]}
+    store = open_store(store_uri)
+    recipes = store.get_doc("recipes", store.list_docs("runs")[-1])
+    assert set(recipes["recipes"]) == {n["key"] for n in rec["nodes"] if n["status"] != "cached"}
+    history = RunHistory(store)  # a key found stored: its recipe is the run's that computed it
+    newest, load = history.latest(), nodes["load-1"]["key"]
+    assert newest.run_id == second.run_id
+    assert history.recipe(newest, load) == first.signer.recipe(Key.fromhex(load)).to_dict()
     one = cli_json(capsys, "runs", second.run_id[-6:], "--store", store_uri)
     assert one == rec
     assert main(["runs", "--store", store_uri]) == 0

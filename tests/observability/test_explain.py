@@ -42,6 +42,16 @@ def test_literal_change_shows_digests_and_values(store_uri: str) -> None:
     assert first_causes(build(limit=60), store_uri) == {"clip-1", "clip-2"}
 
 
+def test_literal_change_after_a_fully_cached_rerun(store_uri: str) -> None:
+    """The baseline run found every key stored and kept no recipes of its own: they are
+    read from the run that computed those keys."""
+    run(build(), store=store_uri, executor="inline")
+    again = run(build(), store=store_uri, executor="inline")
+    assert len(again.cached) == 7 and not again.executed
+    why = reasons(build(limit=60), store_uri)["clip-1"][1]
+    assert why.startswith("literal `limit` changed (digest ") and why.endswith("; 50 -> 60)")
+
+
 def test_upstream_chain_is_told_once_at_its_first_cause(store_uri: str) -> None:
     run(build(), store=store_uri, executor="inline")
     got = reasons(build(size=5), store_uri)
