@@ -16,6 +16,7 @@ from keys.errors import DigestflowError
 from runner.errors import RunError, ValidationError
 from runner.events import EventHandler, Events
 from runner.execution import Run, Vanishing, new_ledger
+from runner.execution.collector import gc_paused
 from runner.executor import Executor, InlineExecutor
 from runner.lease import run_leases
 from runner.plan import CACHE_MODES
@@ -72,7 +73,8 @@ async def run_async(
     execu = _make_executor(executor, address)
     display = make_progress(progress)
     events = _subscribers(on_event, display)
-    ledger = new_ledger(signed.graph, signed.order, signed.hexkeys, events)
+    with gc_paused():
+        ledger = new_ledger(signed.graph, signed.order, signed.hexkeys, events)
     index = await execu.open(store_obj, events)
     leases = run_leases(store_obj, index, cache=cache, run_id=run_id, started=started)
     run_obj = Run(signed=signed, store=store_obj, executor=execu, index=index, leases=leases,
@@ -87,13 +89,14 @@ async def run_async(
         await execu.close()
         if isinstance(display, Progress):
             display.close()
-    result = Result(
-        values=signed.rebuild(values) if values is not None else None,
-        report=ledger.reports(), run_id=run_id, started=started, finished=time.time(),
-        lookups=index.lookups, cache=cache, executor=execu.name, graph=signed.graph,
-        signer=signed.signer, store=store_obj, targets=tuple(signed.targets),
-    )
-    events.finish(result)
+    with gc_paused():  # the report and the run record: a few objects per node
+        result = Result(
+            values=signed.rebuild(values) if values is not None else None,
+            report=ledger.reports(), run_id=run_id, started=started, finished=time.time(),
+            lookups=index.lookups, cache=cache, executor=execu.name, graph=signed.graph,
+            signer=signed.signer, store=store_obj, targets=tuple(signed.targets),
+        )
+        events.finish(result)
     if vanished is not None:
         raise RunError(str(vanished), result) from vanished
     if raise_on_error and result.failed:

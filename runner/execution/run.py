@@ -18,6 +18,7 @@ from typing import Any
 from runner.contracts import Cutoff, Executor, Ref
 from runner.cutoff import recipe_digest
 from runner.dispatch import Dispatched, dispatch
+from runner.execution.collector import gc_paused
 from runner.execution.ledger import BROKEN, Ledger, NodeStatus
 from runner.index import Index
 from runner.lease import LeaseTable, hold_back
@@ -57,8 +58,9 @@ class Run:
 
     async def execute(self) -> list[Any]:
         """Flat target values (None where a target failed or was skipped)."""
-        refs = needed_refs(self.graph, self.signed.order, self.signed.hexkeys) \
-            if self.cache != "off" else []
+        with gc_paused():
+            refs = needed_refs(self.graph, self.signed.order, self.signed.hexkeys) \
+                if self.cache != "off" else []
         first, stale_rounds = True, 0
         while stale_rounds < MAX_ROUNDS:
             plan = await self.plan(refs, first=first)
@@ -78,8 +80,9 @@ class Run:
                 continue  # another driver computed part of it: plan again
             values, stale = await self.fetch_targets(plan, done)
             if not stale:
-                self.mark_duplicates(plan)
-                self.mark_waited(plan)
+                with gc_paused():
+                    self.mark_duplicates(plan)
+                    self.mark_waited(plan)
                 return values
             stale_rounds += 1
             await self.leases.forget(recheck(refs, stale))
@@ -112,6 +115,10 @@ class Run:
     async def plan(self, refs: list[Ref], *, first: bool) -> Plan:
         """One planning round: look up, plan, drop what already broke in this run."""
         found = await self.index.lookup(refs) if refs else {}
+        with gc_paused():
+            return self._plan(found, first=first)
+
+    def _plan(self, found: Any, *, first: bool) -> Plan:
         mode = self.cache
         if mode == "refresh":  # it reads only outputs written since it began (by a run
             # it waited for, or by itself in an earlier round), never older ones
@@ -160,6 +167,18 @@ class Run:
         stale: list[Ref] = []
         wanted: list[tuple[int, int, Any]] = []
         values: list[list[Any]] = []
+        with gc_paused():
+            self._read_targets(plan, done, values, wanted, stale)
+        fetched = await asyncio.gather(*(f for _, _, f in wanted))
+        for (i, j, _), value in zip(wanted, fetched, strict=True):
+            values[i][j] = value
+        flat = [got[0] if socket is not None else tuple(got)
+                for (_, socket), got in zip(self.signed.targets, values, strict=True)]
+        return flat, stale
+
+    def _read_targets(self, plan: Plan, done: Dispatched, values: list[list[Any]],
+                      wanted: list[tuple[int, int, Any]], stale: list[Ref]) -> None:
+        """Cached target values into ``values``; computed ones as awaitables into ``wanted``."""
         for nid, socket in self.signed.targets:
             canon = plan.canon[nid]
             sockets = [socket] if socket is not None else \
@@ -171,12 +190,6 @@ class Run:
                     wanted.append((len(values), len(got), fetch))
                 got.append(value)
             values.append(got)
-        fetched = await asyncio.gather(*(f for _, _, f in wanted))
-        for (i, j, _), value in zip(wanted, fetched, strict=True):
-            values[i][j] = value
-        flat = [got[0] if socket is not None else tuple(got)
-                for (_, socket), got in zip(self.signed.targets, values, strict=True)]
-        return flat, stale
 
     def _target_value(self, plan: Plan, done: Dispatched, canon: str, socket: int,
                       stale: list[Ref]) -> tuple[Any, Any]:
