@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,12 @@ class Result:
     signer: Any = None
     store: Any = None
     targets: tuple[tuple[str, int | None], ...] = ()
+
+    def __repr__(self) -> str:
+        """Short whatever the graph's size: a notebook shows it, and asyncio formats it
+        (twice per ``asyncio.run``, in a message it then drops) for the task it ends."""
+        return f"Result(run_id={self.run_id!r}, values={reprlib.repr(self.values)}: " \
+               f"{self.summary()})"
 
     def status(self, node_id: str) -> str:
         return self.by_id()[node_id].status

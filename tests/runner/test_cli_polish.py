@@ -66,6 +66,20 @@ def test_summary_counts_add_up(store_uri):
     assert "1 cached" in line and "6 not needed" in line
 
 
+def test_a_result_prints_short_whatever_the_graph_size(store_uri):
+    from runner import task
+
+    @task
+    def one(i: int) -> int:
+        return i
+
+    result = run([one.bind(i) for i in range(2000)], store=store_uri, executor="inline")
+    text = repr(result)
+    assert len(text) < 300, text
+    assert text.startswith(f"Result(run_id={result.run_id!r}, values=[0, 1, 2, 3, 4, 5, ...]")
+    assert text.endswith(f"{result.summary()})")
+
+
 def test_broken_pipe_is_quiet(store_uri):
     store = open_store(store_uri)
     for i in range(3000):  # enough lines to overflow the pipe after `head` stops reading
