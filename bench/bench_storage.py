@@ -8,18 +8,26 @@ without verification (memory map) and with it (blake3 over the bytes), and the
 same value through pickle (and np.save/np.load or raw Arrow IPC) as baselines.
 Reads are warm: the files are in the page cache, as for a cache hit on a
 worker that just wrote or read them. Times are the best of ``--repeat`` runs.
+
+Small outputs (``--small N``, default 2000; ``--small-only`` runs just this):
+the cost of one ``store.put`` of a tiny value (inline in its manifest: one
+file) and of a 16 KiB array (a data file and a manifest), each to a new key,
+in layout 2 (flat) against layout 1 (a directory per key) as the baseline:
+the same put code, writing layout 1 paths, in the same run and directory,
+rounds alternating between the two.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import pickle
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -27,7 +35,7 @@ import pyarrow as pa
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from storage import open_store  # noqa: E402
+from storage import open_store, refs  # noqa: E402
 
 KEY = "5a" * 32
 
@@ -139,11 +147,50 @@ def bench_table(root: str, rows: int, repeat: int) -> None:
     row("read: raw Arrow IPC memory map (floor)", best(read_ipc, max(repeat, 20)), nbytes)
 
 
+@contextlib.contextmanager
+def writing_layout(layout: int) -> Iterator[None]:
+    """Make the store's path functions name ``layout``'s paths (what older code wrote)."""
+    saved = refs.data_path.__defaults__, refs.manifest_path.__defaults__
+    refs.data_path.__defaults__ = refs.manifest_path.__defaults__ = (layout,)
+    try:
+        yield
+    finally:
+        refs.data_path.__defaults__, refs.manifest_path.__defaults__ = saved
+
+
+def put_seconds(store: Any, value: Any, n: int, start: int, layout: int) -> float:
+    """Seconds per put of ``value`` to ``n`` new keys, writing ``layout``'s paths."""
+    with writing_layout(layout):
+        begin = time.perf_counter()
+        for i in range(start, start + n):
+            store.put(f"{i:064x}", 0, value)
+        return (time.perf_counter() - begin) / n
+
+
+def bench_small_puts(root: str, n: int, rounds: int) -> None:
+    print(f"\nsmall outputs: {n} puts to new keys per round, best of {rounds} rounds "
+          "(ratio = layout 1 time / layout 2 time)")
+    values = {"tiny value (inline, 1 file)": [1, 2, 3],
+              "16 KiB array (data + manifest)": np.zeros(2048)}
+    for label, value in values.items():
+        best: dict[int, float] = {}
+        for r in range(rounds):
+            for layout in (1, 2) if r % 2 == 0 else (2, 1):
+                store = open_store(os.path.join(root, f"small-{layout}-{r}-{label[:4]}"))
+                store.put(KEY, 0, value)  # the store exists, tmp/ too
+                t = put_seconds(store, value, n, 0, layout)
+                best[layout] = min(best.get(layout, t), t)
+        print(f"  {label:<32} layout 1 (baseline) {best[1] * 1e6:7.1f} us/put   "
+              f"layout 2 {best[2] * 1e6:7.1f} us/put   {best[1] / best[2]:5.2f}x")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="64 MiB tensor, 1M rows")
     parser.add_argument("--dir", default=None, help="where to write (default: a temp dir)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--small", type=int, default=2000, help="puts per small-output round")
+    parser.add_argument("--small-only", action="store_true", help="only the small outputs")
     args = parser.parse_args(argv)
     tensor_bytes = 64 * 2**20 if args.quick else 2**30
     rows = 1_000_000 if args.quick else 10_000_000
@@ -153,6 +200,9 @@ def main(argv: list[str] | None = None) -> None:
         f"{os.cpu_count()} CPUs, dir {root}"
     )
     try:
+        bench_small_puts(root, args.small, max(args.repeat, 4))
+        if args.small_only:
+            return
         bench_tensor(root, tensor_bytes, args.repeat)
         bench_table(root, rows, args.repeat)
     finally:

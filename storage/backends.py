@@ -15,8 +15,9 @@ import mmap
 import os
 import re
 import secrets
+import shutil
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
@@ -53,6 +54,7 @@ class Backend(Protocol):
     def list_files(self, prefix: str) -> Iterator[FileEntry]: ...
     def delete(self, path: str) -> None: ...
     def move(self, src: str, dst: str) -> None: ...
+    def copy(self, src: str, dst: str) -> None: ...
 
 
 class LocalBackend:
@@ -82,9 +84,7 @@ class LocalBackend:
     def open_atomic(self, path: str) -> Iterator[BinaryIO]:
         """Yield a file in ``tmp/``; on success rename it to ``path``, else remove it."""
         final = self._abs(path)
-        tmp_dir = self._abs(TMP_DIR)
-        hint = os.path.basename(path)[:80]
-        tmp = os.path.join(tmp_dir, f"{hint}.{os.getpid()}.{secrets.token_hex(6)}.part")
+        tmp_dir, tmp = self._tmp_for(path)
         try:
             f = open(tmp, "xb", buffering=0)  # noqa: SIM115 - closed below on every path
         except FileNotFoundError:  # first write to this store: create tmp/ on demand
@@ -96,6 +96,42 @@ class LocalBackend:
             self._rename_into_place(tmp, final)
         except BaseException:
             f.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def _tmp_for(self, path: str) -> tuple[str, str]:
+        """``tmp/`` and a fresh temporary name there (``TMP_NAME``) for ``path``."""
+        tmp_dir = self._abs(TMP_DIR)
+        hint = os.path.basename(path)[:80]
+        return tmp_dir, os.path.join(tmp_dir, f"{hint}.{os.getpid()}.{secrets.token_hex(6)}.part")
+
+    def copy(self, src: str, dst: str) -> None:
+        """Publish the regular file ``src`` also at ``dst``, atomically: a hard link (no
+        bytes copied) renamed into place, or a byte copy where links are refused. Never
+        through a symlink; ``FileNotFoundError`` if ``src`` is missing."""
+        full = self._abs(src)
+        if not (_real_dirs(self.root, os.path.dirname(src))
+                and stat.S_ISREG(os.lstat(full).st_mode)):
+            raise IsADirectoryError(f"{src} is not a regular file in the store")
+        tmp_dir, tmp = self._tmp_for(dst)
+        try:
+            try:
+                os.link(full, tmp, follow_symlinks=False)
+            except FileNotFoundError:  # no tmp/ yet (or src just vanished: raised again)
+                os.makedirs(tmp_dir, exist_ok=True)
+                os.link(full, tmp, follow_symlinks=False)
+        except FileNotFoundError:
+            raise
+        except OSError:  # this filesystem refuses hard links: copy the bytes
+            fd = os.open(full, _SAFE_OPEN)
+            with open(fd, "rb", closefd=True) as f, self.open_atomic(dst) as out:
+                shutil.copyfileobj(f, out, 1 << 20)
+            return
+        try:
+            os.utime(tmp)  # a new name's age, for gc's rule on orphaned data
+            self._rename_into_place(tmp, self._abs(dst))
+        except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
@@ -166,9 +202,9 @@ class LocalBackend:
             with contextlib.suppress(OSError):
                 os.rmdir(dirpath)
 
-    def odd_entries(self, prefix: str, suffixes: tuple[str, ...]) -> list[str]:
+    def odd_entries(self, prefix: str, named: Callable[[str], bool]) -> list[str]:
         """Paths under ``prefix`` where a regular file is expected but something else is:
-        symlinks, sockets, and directories whose name ends with one of ``suffixes``."""
+        symlinks, sockets, and directories whose path is ``named`` (a file's name)."""
         out, stack = [], [prefix]
         while stack and _real_dirs(self.root, prefix):
             rel = stack.pop()
@@ -178,7 +214,7 @@ class LocalBackend:
                     if entry.is_symlink():
                         out.append(sub)
                     elif entry.is_dir(follow_symlinks=False):
-                        (out.append if entry.name.endswith(suffixes) else stack.append)(sub)
+                        (out.append if named(sub) else stack.append)(sub)
                     elif not entry.is_file(follow_symlinks=False):
                         out.append(sub)
         return sorted(out)
@@ -306,6 +342,12 @@ class ArrowBackend:
 
     def move(self, src: str, dst: str) -> None:
         self.fs.move(self._abs(src), self._abs(dst))
+
+    def copy(self, src: str, dst: str) -> None:
+        """A server-side copy; the object store publishes ``dst`` whole or not at all."""
+        if self.fs.get_file_info(self._abs(src)).type != pafs.FileType.File:
+            raise FileNotFoundError(src)
+        self.fs.copy_file(self._abs(src), self._abs(dst))
 
     def remove_empty_dirs(self, prefix: str) -> None:
         """Object stores have no real directories; nothing to do."""

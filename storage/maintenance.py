@@ -28,6 +28,7 @@ from storage import refs
 from storage.access import merge_access
 from storage.backends import TMP_DIR, TMP_NAME, Backend, FileEntry
 from storage.errors import StorageError
+from storage.layout import object_entries
 from storage.manifest import GcReport, Manifest, StoreStats, Usage, VerifyIssue
 from storage.marker import bump_epoch
 from storage.reading import (
@@ -44,11 +45,14 @@ _BATCH = 256
 _QUARANTINED = re.compile(
     rf"{QUARANTINE_DIR}/[0-9a-f]{{64}}-[0-9]+-[0-9]+/(manifest\.json|reason\.txt|data\.[A-Za-z0-9_]+)"
 )
-_DATA_NAME = re.compile(r"([0-9]+)\.([A-Za-z0-9_]+)")
+_MANIFEST_EXT = refs.MANIFEST_SUFFIX[1:]
 
 
 def _manifest_paths(entries: Iterable[FileEntry]) -> list[str]:
-    return [e.path for e in entries if refs.parse_manifest_path(e.path) is not None]
+    """Manifest paths of every layout, the current layout's first."""
+    found = [(p[1], e.path) for e in entries
+             if (p := refs.parse_object_path(e.path)) is not None and p[2] == _MANIFEST_EXT]
+    return [path for _, path in sorted(found, key=lambda lp: lp[0] != refs.LAYOUT)]
 
 
 def _read_manifests(
@@ -65,21 +69,27 @@ def _read_manifests(
 
 
 def iter_manifests(backend: Backend) -> Iterator[Manifest]:
-    paths = _manifest_paths(backend.list_files(refs.FORMAT_DIR))
+    """One valid manifest per object, across layouts: the one a read would use."""
+    paths = _manifest_paths(object_entries(backend))
+    current = {refs.parse_manifest_path(p) for p in paths if refs.path_layout(p) == refs.LAYOUT}
+    paths = [p for p in paths
+             if refs.path_layout(p) == refs.LAYOUT or refs.parse_manifest_path(p) not in current]
     return (m for _, m, _ in _read_manifests(backend, paths) if m is not None)
 
 
-def data_ref(path: str) -> refs.Ref | None:
-    """The ref whose data file ``path`` is (``.../<key>/<socket>.<ext>``), else None."""
-    parts = path.rsplit("/", 2)
-    m = _DATA_NAME.fullmatch(parts[-1]) if len(parts) == 3 else None
-    if m is None or path.endswith(refs.MANIFEST_SUFFIX):
-        return None
-    try:
-        key, socket = refs.key_hex(parts[-2]), refs.check_socket(int(m.group(1)))
-    except (StorageError, ValueError):
-        return None
-    return (key, socket) if refs.data_path(key, socket, m.group(2)) == path else None
+def iter_objects(backend: Backend) -> Iterator[tuple[Manifest, int]]:
+    """Every valid manifest with its layout, copies in both layouts included."""
+    for path, manifest, _ in _read_manifests(backend, _manifest_paths(object_entries(backend))):
+        if manifest is not None:
+            yield manifest, refs.path_layout(path)
+
+
+def data_ref(path: str) -> tuple[refs.Ref, int] | None:
+    """The ref and layout whose data file ``path`` is, else None."""
+    parsed = refs.parse_object_path(path)
+    return None if parsed is None or parsed[2] == _MANIFEST_EXT else (parsed[0], parsed[1])
+
+
 def stats(manifests: Iterable[Manifest]) -> StoreStats:
     total, by_codec, by_task = Usage(), {}, {}
     for m in manifests:
@@ -116,32 +126,36 @@ def gc(
     """Evict by ``limits`` (max_bytes, older_than) and remove junk; see the module doc."""
     max_bytes, older_than = limits
     now = time.time()
-    entries = list(backend.list_files(refs.FORMAT_DIR))
-    live = {m.ref: m for _, m, _ in _read_manifests(backend, _manifest_paths(entries)) if m}
+    entries = list(object_entries(backend))
+    copies: dict[refs.Ref, list[tuple[str, Manifest]]] = {}
+    for path, m, _ in _read_manifests(backend, _manifest_paths(entries)):
+        if m is not None:
+            copies.setdefault(m.ref, []).append((path, m))
     last = merge_access(backend, dry_run)
     exact, whole = protected
     candidates = sorted(
-        (max(m.created, last.get(ref, 0.0)), ref)
-        for ref, m in live.items()
+        (max(max(m.created for _, m in found), last.get(ref, 0.0)), ref)
+        for ref, found in copies.items()
         if ref not in exact and ref[0] not in whole
     )
-    total = before = sum(m.nbytes for m in live.values())
+    size = {ref: sum(m.nbytes for _, m in found) for ref, found in copies.items()}
+    total = before = sum(size.values())
     evicted: list[refs.Ref] = []
     for used, ref in candidates:
         stale = older_than is not None and now - used > older_than
         if not stale and (max_bytes is None or total <= max_bytes):
             continue
         evicted.append(ref)
-        total -= live[ref].nbytes
+        total -= size[ref]
     junk = _junk(backend, entries, now - temp_age)
     if not dry_run:
-        _evict(backend, registry, [live[ref] for ref in evicted])
+        _evict(backend, registry, [c for ref in evicted for c in copies[ref]])
         for path in junk:
             backend.delete(path)
         if evicted or junk:
             bump_epoch(backend)
-        with contextlib.suppress(OSError, AttributeError):
-            backend.remove_empty_dirs(refs.FORMAT_DIR)  # type: ignore[attr-defined]
+        with contextlib.suppress(OSError, AttributeError):  # layout 2's fan-out stays
+            backend.remove_empty_dirs(refs.FORMAT_DIRS[refs.LEGACY_LAYOUT])  # type: ignore[attr-defined]
             backend.remove_empty_dirs(QUARANTINE_DIR)  # type: ignore[attr-defined]
     return GcReport(
         evicted=tuple(evicted),
@@ -153,22 +167,25 @@ def gc(
     )
 
 
-def _evict(backend: Backend, registry: Any, manifests: list[Manifest]) -> None:
-    for manifest in manifests:  # the manifest first: the object stops existing, then its data
-        backend.delete(refs.manifest_path(*manifest.ref))
+def _evict(backend: Backend, registry: Any, found: list[tuple[str, Manifest]]) -> None:
+    for path, manifest in found:  # the manifest first: the object stops existing, then its data
+        backend.delete(path)
         if manifest.inline is None:
             with contextlib.suppress(Unreadable):  # unknown codec: its data becomes an orphan
                 ext = codec_of(registry, manifest).ext
-                backend.delete(refs.data_path(manifest.key, manifest.socket, ext))
+                layout = refs.path_layout(path)
+                backend.delete(refs.data_path(manifest.key, manifest.socket, ext, layout))
 
 
 def _junk(backend: Backend, entries: list[FileEntry], cutoff: float) -> list[str]:
-    """Our temporaries, quarantined files and data files without a manifest file, older
-    than ``cutoff``. Only names digestflow writes; nothing else is ever listed."""
+    """Our temporaries, quarantined files and data files without a manifest file (in
+    their layout), older than ``cutoff``. Only names digestflow writes; nothing else is
+    ever listed."""
     present = {e.path for e in entries}
     orphans = [
         e for e in entries
-        if (ref := data_ref(e.path)) is not None and refs.manifest_path(*ref) not in present
+        if (found := data_ref(e.path)) is not None
+        and refs.manifest_path(*found[0], found[1]) not in present
     ]
     temps = [e for e in backend.list_files(TMP_DIR)
              if e.path.count("/") == 1 and TMP_NAME.fullmatch(e.path[len(TMP_DIR) + 1:])]
@@ -179,27 +196,28 @@ def _junk(backend: Backend, entries: list[FileEntry], cutoff: float) -> list[str
 def verify_all(
     backend: Backend, registry: Any, secret: Callable[[], bytes], repair: bool
 ) -> list[VerifyIssue]:
-    """Every object read as a run would read it (manifest schema, codec, size, digest,
-    pickle tag); broken ones are quarantined when ``repair``."""
+    """Every object (in every layout) read as a run would read it (manifest schema, codec,
+    size, digest, pickle tag); broken ones are quarantined when ``repair``."""
     issues: list[VerifyIssue] = []
-    paths = _manifest_paths(backend.list_files(refs.FORMAT_DIR))
+    paths = _manifest_paths(object_entries(backend))
     for path, manifest, problem in _read_manifests(backend, paths):
         key, socket = refs.parse_manifest_path(path)  # type: ignore[misc]
+        layout = refs.path_layout(path)
         if manifest is not None:
-            problem = _verify_one(backend, registry, secret, manifest) or ""
+            problem = _verify_one(backend, registry, secret, manifest, layout) or ""
         if problem:
             if repair:
-                quarantine(backend, key, socket, f"verify: {problem}")
+                quarantine(backend, key, socket, f"verify: {problem}", registry.exts(), layout)
             issues.append(VerifyIssue(key, socket, problem, repair))
     issues += _odd_entries(backend, repair)
     return issues
 
 
 def _verify_one(backend: Backend, registry: Any, keyring: Callable[[], Any],
-                m: Manifest) -> str | None:
+                m: Manifest, layout: int) -> str | None:
     try:
         codec = codec_of(registry, m)
-        buf = checked_data(backend, m, codec, "always", writable=False)
+        buf = checked_data(backend, m, codec, "always", writable=False, layout=layout)
         if m.codec == "pickle":
             return _pickle_problem(buf, keyring, m)
     except Unreadable as err:
@@ -227,11 +245,19 @@ def _odd_entries(backend: Backend, repair: bool) -> list[VerifyIssue]:
     if not backend.is_local:
         return []
     out = []
-    for path in backend.odd_entries(refs.FORMAT_DIR, (".json",)):  # type: ignore[attr-defined]
-        ref = refs.parse_manifest_path(path) or data_ref(path)
-        if repair:
-            with contextlib.suppress(*UNREADABLE_FILE, OSError):
-                backend.move(path, f"{QUARANTINE_DIR}/odd-{time.time_ns()}/entry")
-        key, socket = ref if ref is not None else ("", -1)
-        out.append(VerifyIssue(key, socket, "not a regular file", repair, path=path))
+    for layout in refs.LAYOUTS:
+        prefix = refs.FORMAT_DIRS[layout]
+        # a directory at a data path is reported by its object's manifest check
+        named = backend.odd_entries(prefix, _manifest_named)  # type: ignore[attr-defined]
+        for path in named:
+            found = refs.parse_object_path(path)
+            if repair:
+                with contextlib.suppress(*UNREADABLE_FILE, OSError):
+                    backend.move(path, f"{QUARANTINE_DIR}/odd-{time.time_ns()}/entry")
+            key, socket = found[0] if found is not None else ("", -1)
+            out.append(VerifyIssue(key, socket, "not a regular file", repair, path=path))
     return out
+
+
+def _manifest_named(path: str) -> bool:
+    return refs.parse_manifest_path(path) is not None

@@ -2,10 +2,18 @@
 
 Marker: ``<root>/digestflow-store.json`` holds ``{"digestflow": "store",
 "layout": N}``. Opening a store checks it once per process: a missing or empty
-directory (or an empty bucket prefix) becomes a store and gets the marker; a
-directory written by an older digestflow (only our own top-level names, with
-``v1/``) is adopted; anything else is refused, so ``gc`` and ``verify`` never
-run over a directory that is not ours. A marker with a newer layout is refused.
+directory (or an empty bucket prefix) becomes a store and gets the marker (the
+current layout, 2); a directory written by an older digestflow (only our own
+top-level names, with ``v1/``) is adopted as layout 1; anything else is
+refused, so ``gc`` and ``verify`` never run over a directory that is not ours.
+A marker with a newer layout is refused.
+
+Layout: a store marked layout 1 may hold objects at layout 1 paths
+(``storage.refs``): reads fall back to them, writes go to layout 2, and
+``storage.migrate`` moves them and then marks the store layout 2, after which
+reads look at layout 2 paths only. ``store_layout`` remembers each store's
+layout per process (a worker reads the marker once); a process that still
+remembers 1 after a migration only pays a useless fallback on misses.
 
 Epoch: ``<root>/epoch`` holds a random token rewritten whenever digestflow
 deletes or quarantines objects (``gc``, ``verify --repair``, ``delete``, a
@@ -23,20 +31,22 @@ import stat
 from typing import Any
 
 from storage.errors import StorageError
+from storage.refs import FORMAT_DIRS, LAYOUT, LEGACY_LAYOUT
 
 MARKER = "digestflow-store.json"
 EPOCH_FILE = "epoch"
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = LAYOUT
 OWN_TOP_NAMES = frozenset({
-    "v1", "tmp", "quarantine", "access", "pins", "docs", "locks", "secret.key", MARKER,
+    *FORMAT_DIRS.values(), "tmp", "quarantine", "access", "pins", "docs", "locks", "secret.key", MARKER,
     EPOCH_FILE,
 })
 _MAX_MARKER = 4096
 _checked: set[tuple[str, str]] = set()  # (uri, mode) already checked in this process
+_layouts: dict[str, int] = {}  # where -> the layout its marker gave, in this process
 
 
-def marker_bytes() -> bytes:
-    return json.dumps({"digestflow": "store", "layout": LAYOUT_VERSION}).encode()
+def marker_bytes(layout: int = LAYOUT_VERSION) -> bytes:
+    return json.dumps({"digestflow": "store", "layout": layout}).encode()
 
 
 def ensure_store(backend: Any, where: str, *, readonly: bool = False) -> None:
@@ -70,12 +80,12 @@ def _ensure_local(root: str, where: str, readonly: bool) -> None:
         return
     marker = os.path.join(root, MARKER)
     if os.path.lexists(marker):
-        _check_marker(_read_local_marker(marker, where), where)
+        _layouts[where] = _check_marker(_read_local_marker(marker, where), where)
     else:
         names = set(os.listdir(root))
         if names and not _adoptable(names):
             raise _not_a_store(where, sorted(names - OWN_TOP_NAMES)[:3])
-        _write_local_marker(root, where)
+        _write_local_marker(root, where, _adopted_layout(names))
     if not readonly and not os.access(root, os.W_OK | os.X_OK):
         raise StorageError(f"store {where!r} is not writable by this user; fix its "
                            "permissions or choose another store")
@@ -86,15 +96,16 @@ def _create_local(root: str, where: str) -> None:
         os.makedirs(root, exist_ok=True)
     except OSError as err:
         raise StorageError(f"cannot create store {where!r}: {err}") from err
-    _write_local_marker(root, where)
+    _write_local_marker(root, where, LAYOUT_VERSION)
 
 
-def _write_local_marker(root: str, where: str) -> None:
+def _write_local_marker(root: str, where: str, layout: int) -> None:
     path = os.path.join(root, MARKER)
     tmp = f"{path}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
+    _layouts[where] = layout
     try:
         with open(tmp, "xb") as f:
-            f.write(marker_bytes())
+            f.write(marker_bytes(layout))
         os.replace(tmp, path)
     except OSError as err:
         raise StorageError(f"store {where!r} is not writable ({err}); fix its permissions "
@@ -124,13 +135,14 @@ def _ensure_remote(backend: Any, where: str) -> None:
     except OSError as err:
         raise StorageError(f"store {where!r} cannot be read: {err}") from err
     if raw is not None:
-        _check_marker(raw, where)
+        _layouts[where] = _check_marker(raw, where)
         return
     names = _remote_top_names(backend)
     if names and not _adoptable(names):
         raise _not_a_store(where, sorted(names - OWN_TOP_NAMES)[:3])
+    _layouts[where] = _adopted_layout(names)
     try:
-        backend.write_bytes(MARKER, marker_bytes())
+        backend.write_bytes(MARKER, marker_bytes(_layouts[where]))
     except OSError as err:
         raise StorageError(f"store {where!r} is not writable: {err}") from err
 
@@ -147,11 +159,37 @@ def _remote_top_names(backend: Any) -> set[str]:
 
 
 def _adoptable(names: set[str]) -> bool:
-    """A store written before markers existed: our names only, objects included."""
-    return "v1" in names and names <= OWN_TOP_NAMES
+    """A store whose marker is missing (written before markers existed): our names only,
+    objects included."""
+    return bool(names & set(FORMAT_DIRS.values())) and names <= OWN_TOP_NAMES
 
 
-def _check_marker(raw: bytes, where: str) -> None:
+def _adopted_layout(names: set[str]) -> int:
+    """Layout 1 for a store written before markers (it holds layout 1 objects)."""
+    return LEGACY_LAYOUT if FORMAT_DIRS[LEGACY_LAYOUT] in names else LAYOUT_VERSION
+
+
+def store_layout(backend: Any, where: str) -> int:
+    """The layout the marker of store ``where`` gives, read once per process (1 when it
+    cannot be read: falling back to layout 1 paths costs a lookup, never an object)."""
+    layout = _layouts.get(where)
+    if layout is None:
+        try:
+            layout = _check_marker(backend.read_bytes(MARKER), where)
+        except (OSError, StorageError):
+            layout = LEGACY_LAYOUT
+        _layouts[where] = layout
+    return layout
+
+
+def set_layout(backend: Any, where: str, layout: int) -> None:
+    """Mark store ``where`` as ``layout`` (``storage.migrate``, once no older object is
+    left)."""
+    backend.write_bytes(MARKER, marker_bytes(layout))
+    _layouts[where] = layout
+
+
+def _check_marker(raw: bytes, where: str) -> int:
     try:
         if len(raw) > _MAX_MARKER:
             raise ValueError("too large")
@@ -166,6 +204,7 @@ def _check_marker(raw: bytes, where: str) -> None:
     if layout > LAYOUT_VERSION:
         raise StorageError(f"store {where!r} has layout {layout}, newer than this digestflow "
                            f"understands ({LAYOUT_VERSION}): upgrade digestflow")
+    return max(layout, LEGACY_LAYOUT)
 
 
 def _not_a_store(where: str, foreign: list[str]) -> StorageError:
@@ -195,3 +234,4 @@ def read_epoch(backend: Any) -> str:
 def forget_checked() -> None:
     """Forget which stores were checked (tests that rebuild a store in place)."""
     _checked.clear()
+    _layouts.clear()

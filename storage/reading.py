@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from storage import refs
@@ -48,19 +49,21 @@ def codec_of(registry: Any, manifest: Manifest) -> Any:
         raise Unreadable(str(err)) from None
 
 
-def read_data(backend: Any, manifest: Manifest, codec: Any, writable: bool | None = None) -> Any:
-    """The object's bytes: from its manifest when inline, else mapped from its data file."""
+def read_data(backend: Any, manifest: Manifest, codec: Any, writable: bool | None = None,
+              layout: int = refs.LAYOUT) -> Any:
+    """The object's bytes: from its manifest when inline, else mapped from its data file
+    (in the ``layout`` its manifest was found in)."""
     writable = codec.writable if writable is None else writable
     if manifest.inline is not None:
         return decode_inline(manifest.inline, writable)
-    return backend.map(refs.data_path(manifest.key, manifest.socket, codec.ext), writable)
+    return backend.map(refs.data_path(manifest.key, manifest.socket, codec.ext, layout), writable)
 
 
 def checked_data(backend: Any, manifest: Manifest, codec: Any, policy: str,
-                 writable: bool | None = None) -> Any:
+                 writable: bool | None = None, layout: int = refs.LAYOUT) -> Any:
     """The object's bytes, size- (and with ``policy="always"``, digest-) checked."""
     try:
-        buf = read_data(backend, manifest, codec, writable)
+        buf = read_data(backend, manifest, codec, writable, layout)
     except FileNotFoundError:
         raise Unreadable("its data file is missing") from None
     except (ValueError, OSError) as err:
@@ -73,17 +76,15 @@ def checked_data(backend: Any, manifest: Manifest, codec: Any, policy: str,
     return buf
 
 
-def quarantine(backend: Any, key: str, socket: int, reason: str) -> str:
-    """Move ``(key, socket)``'s manifest (first, so the object stops existing), then its
-    data files, under ``quarantine/``; delete what cannot be moved. Returns where."""
+def quarantine(backend: Any, key: str, socket: int, reason: str,
+               exts: Iterable[str], layout: int = refs.LAYOUT) -> str:
+    """Move ``(key, socket)``'s manifest in ``layout`` (first, so the object stops
+    existing), then its data file (one per ``exts``, the codecs' extensions), under
+    ``quarantine/``; delete what cannot be moved. Returns where. Data under an
+    extension no codec here writes is left as an orphan for ``gc``."""
     dest = f"{QUARANTINE_DIR}/{key}-{socket}-{time.time_ns()}"
-    manifest = refs.manifest_path(key, socket)
-    moves = [(manifest, "manifest.json")]
-    prefix = f"{socket}."
-    for entry in backend.list_files(refs.key_dir(key)):
-        name = entry.path.rsplit("/", 1)[-1]
-        if name.startswith(prefix) and entry.path != manifest:
-            moves.append((entry.path, f"data.{name[len(prefix):]}"))
+    moves = [(refs.manifest_path(key, socket, layout), "manifest.json")]
+    moves += [(refs.data_path(key, socket, ext, layout), f"data.{ext}") for ext in sorted(exts)]
     moved = False
     for src, name in moves:
         try:

@@ -4,10 +4,10 @@ Keys are 64 lowercase hex characters (or an object with ``.hex()``), sockets
 ints in ``[0, 1024)``, document kinds and names ``[A-Za-z0-9._-]`` without a
 leading dot. Nothing else ever reaches the filesystem, so no traversal.
 
-Layout (relative to the store root)::
+Layout 2 (relative to the store root; what this code writes)::
 
-    v1/<key[:2]>/<key>/<socket>.<ext>            object data
-    v1/<key[:2]>/<key>/<socket>.manifest.json    written last; no manifest, no object
+    v2/<key[:2]>/<key>.<socket>.<ext>            object data
+    v2/<key[:2]>/<key>.<socket>.manifest.json    written last; no manifest, no object
     tmp/                                         local temporaries (renamed into place)
     quarantine/<key>-<socket>-<ns>/              objects that failed verification
     access/<host>-<pid>-<rand>.json              access logs (for LRU gc)
@@ -15,6 +15,16 @@ Layout (relative to the store root)::
     docs/<kind>/<name>.json                      small JSON documents
     locks/<key>.lock                             leases of drivers sharing the store (storage.locks)
     secret.key                                   local HMAC secret (0600)
+
+Layout 1 (written by digestflow before layout 2; read, gc'd, verified and
+migrated, never written) had one directory per key, which cost a ``mkdir``
+per stored output::
+
+    v1/<key[:2]>/<key>/<socket>.<ext>
+    v1/<key[:2]>/<key>/<socket>.manifest.json
+
+Every path function takes the ``layout`` (default: ``LAYOUT``); the parsers
+recognise both layouts and return None for any other name.
 """
 
 from __future__ import annotations
@@ -25,13 +35,22 @@ from typing import Any
 
 from storage.errors import StorageError
 
-FORMAT_DIR = "v1"
+LAYOUT = 2  # the layout objects are written in
+LEGACY_LAYOUT = 1
+LAYOUTS = (LAYOUT, LEGACY_LAYOUT)  # reading order: the current layout wins
+FORMAT_DIRS = {2: "v2", 1: "v1"}
+FORMAT_DIR = FORMAT_DIRS[LAYOUT]
 MAX_SOCKET = 1024
 MANIFEST_SUFFIX = ".manifest.json"
 LOCK_DIR = "locks"
 
 _HEX = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}")
+_EXT = r"(manifest\.json|[A-Za-z0-9_]+)"
+_OBJECT_PATHS = (  # (pattern, layout); groups: fan-out, key, socket, ext
+    (re.compile(rf"v2/([0-9a-f]{{2}})/([0-9a-f]{{64}})\.([0-9]{{1,4}})\.{_EXT}"), 2),
+    (re.compile(rf"v1/([0-9a-f]{{2}})/([0-9a-f]{{64}})/([0-9]{{1,4}})\.{_EXT}"), 1),
+)
 
 Ref = tuple[str, int]
 
@@ -86,27 +105,56 @@ def check_name(name: Any, what: str = "name") -> str:
     return name
 
 
-def key_dir(key: str) -> str:
-    return f"{FORMAT_DIR}/{key[:2]}/{key}"
+def fanout_dir(key: str, layout: int = LAYOUT) -> str:
+    """The directory of ``key``'s fan-out (first key byte); layout 2 stores objects in it."""
+    return f"{FORMAT_DIRS[layout]}/{key[:2]}"
 
 
-def data_path(key: str, socket: int, ext: str) -> str:
-    return f"{key_dir(key)}/{socket}.{ext}"
+def legacy_key_dir(key: str) -> str:
+    """Layout 1's directory of one key."""
+    return f"{FORMAT_DIRS[LEGACY_LAYOUT]}/{key[:2]}/{key}"
 
 
-def manifest_path(key: str, socket: int) -> str:
-    return f"{key_dir(key)}/{socket}{MANIFEST_SUFFIX}"
+def data_path(key: str, socket: int, ext: str, layout: int = LAYOUT) -> str:
+    if layout == LAYOUT:
+        return f"{FORMAT_DIR}/{key[:2]}/{key}.{socket}.{ext}"
+    return f"{legacy_key_dir(key)}/{socket}.{ext}"
+
+
+def manifest_path(key: str, socket: int, layout: int = LAYOUT) -> str:
+    return data_path(key, socket, MANIFEST_SUFFIX[1:], layout)
+
+
+def object_name_prefix(key: str, socket: int | None, layout: int = LAYOUT) -> tuple[str, str]:
+    """(directory, file name prefix) of the files of ``key`` (one socket or all)."""
+    tail = "" if socket is None else f"{socket}."
+    if layout == LAYOUT:
+        return fanout_dir(key), f"{key}.{tail}"
+    return legacy_key_dir(key), tail
+
+
+def parse_object_path(path: str) -> tuple[Ref, int, str] | None:
+    """``((key, socket), layout, ext)`` of an object file path in either layout, where
+    ext is ``manifest.json`` for a manifest; None for every other name."""
+    for pattern, layout in _OBJECT_PATHS:
+        m = pattern.fullmatch(path)
+        if m is not None:
+            fan, key, socket, ext = m.groups()
+            if key[:2] != fan or str(int(socket)) != socket or int(socket) >= MAX_SOCKET:
+                return None  # "01" or a misplaced key is not a name digestflow writes
+            return (key, int(socket)), layout, ext
+    return None
 
 
 def parse_manifest_path(path: str) -> Ref | None:
-    """Return the ref a ``.../<key>/<socket>.manifest.json`` path names, else None."""
-    parts = path.rsplit("/", 2)
-    if len(parts) < 2 or not parts[-1].endswith(MANIFEST_SUFFIX):
-        return None
-    key, stem = parts[-2], parts[-1][: -len(MANIFEST_SUFFIX)]
-    if _HEX.fullmatch(key) is None or not stem.isdigit():
-        return None
-    return key, int(stem)
+    """The ref a manifest path (either layout) names, else None."""
+    parsed = parse_object_path(path)
+    return parsed[0] if parsed is not None and parsed[2] == MANIFEST_SUFFIX[1:] else None
+
+
+def path_layout(path: str) -> int:
+    """The layout of an object path (its format directory)."""
+    return LEGACY_LAYOUT if path.startswith(f"{FORMAT_DIRS[LEGACY_LAYOUT]}/") else LAYOUT
 
 
 def doc_path(kind: str, name: str) -> str:

@@ -21,6 +21,7 @@ from storage.codecs import HashingWriter, content_digest
 from storage.codecs.pickled import Signed, sign, signer, split
 from storage.errors import UnknownKeyError
 from storage.inline import INLINE_LIMIT, SpillFile
+from storage.maintenance import iter_objects
 from storage.manifest import Manifest
 from storage.reading import read_data
 from storage.secret import key_id
@@ -42,10 +43,10 @@ def rekey(store: Store, *, dry_run: bool = False) -> RekeyReport:
     """Re-sign every pickle signed with an older listed key under the current key."""
     ring = store._secret()
     report = RekeyReport(current_id=key_id(ring.current).hex())
-    for manifest in store.iter_manifests():
+    for manifest, layout in iter_objects(store.backend):
         if manifest.codec != "pickle":
             continue
-        outcome = _rekey_one(store, manifest, dry_run)
+        outcome = _rekey_one(store, manifest, layout, dry_run)
         if outcome in ("rekeyed", "current"):
             report.counts[outcome] += 1
         else:
@@ -54,12 +55,12 @@ def rekey(store: Store, *, dry_run: bool = False) -> RekeyReport:
     return report
 
 
-def _rekey_one(store: Store, m: Manifest, dry_run: bool) -> str:
+def _rekey_one(store: Store, m: Manifest, layout: int, dry_run: bool) -> str:
     """``rekeyed``, ``current``, or why the object was left alone."""
     ring = store._secret()
     codec = store._registry.named(m.codec)
     try:
-        buf = read_data(store.backend, m, codec, writable=False)
+        buf = read_data(store.backend, m, codec, writable=False, layout=layout)
     except (FileNotFoundError, ValueError) as err:
         return f"unreadable ({err}); run `digestflow verify --repair`"
     if len(memoryview(buf)) != m.nbytes or content_digest(buf) != m.content_digest:
@@ -76,12 +77,15 @@ def _rekey_one(store: Store, m: Manifest, dry_run: bool) -> str:
     if secret == ring.current and signed.kid is not None:
         return "current"
     if not dry_run:
-        _rewrite(store, m, codec.ext, signed, ring.current)
+        _rewrite(store, m, (codec.ext, layout), signed, ring.current)
     return "rekeyed"
 
 
-def _rewrite(store: Store, m: Manifest, ext: str, signed: Signed, secret: bytes) -> None:
-    path = refs.data_path(m.key, m.socket, ext)
+def _rewrite(store: Store, m: Manifest, where: tuple[str, int], signed: Signed,
+             secret: bytes) -> None:
+    """Rewrite the object in place, in the layout it is in (data, then manifest)."""
+    ext, layout = where
+    path = refs.data_path(m.key, m.socket, ext, layout)
     with contextlib.ExitStack() as stack:
         out = SpillFile(INLINE_LIMIT, lambda: stack.enter_context(store.backend.open_atomic(path)))
         sink = HashingWriter(out)
@@ -92,4 +96,4 @@ def _rewrite(store: Store, m: Manifest, ext: str, signed: Signed, secret: bytes)
         summary={**m.summary, "key_id": key_id(secret).hex()},
         inline=None if out.spilled else out.inline_text(),
     )
-    store.backend.write_bytes(refs.manifest_path(m.key, m.socket), new.to_json())
+    store.backend.write_bytes(refs.manifest_path(m.key, m.socket, layout), new.to_json())

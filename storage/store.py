@@ -15,6 +15,8 @@ unknown codec, size or digest mismatch, refused pickle, a directory or an
 unreadable file where a file should be), is moved to ``quarantine/`` with the
 reason, logged once, and raised as ``CorruptObjectError``: a miss the runner
 recomputes. ``open_store`` checks the store's marker (``storage.marker``).
+Paths follow layout 2 (``storage.refs``); a store not yet migrated from layout 1
+is read at both layouts' paths (``storage.layout``, ``storage.migrate``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from storage import maintenance, refs
+from storage import layout, maintenance, refs
 from storage.access import AccessLog
 from storage.backends import ArrowBackend, Backend, LocalBackend
 from storage.codecs import CodecContext, CodecDeclined, HashingWriter
@@ -44,7 +46,7 @@ from storage.errors import (
 )
 from storage.inline import INLINE_LIMIT, SpillFile
 from storage.manifest import GcReport, Manifest, StoreStats, VerifyIssue
-from storage.marker import bump_epoch, ensure_store, read_epoch
+from storage.marker import bump_epoch, ensure_store, read_epoch, store_layout
 from storage.reading import (
     UNREADABLE_FILE,
     Unreadable,
@@ -173,16 +175,14 @@ class Store:
         except UNREADABLE_FILE as err:  # something not ours sits where the object goes
             log.warning("object %s/%s in %r: %s in the way; moved to quarantine/",
                         key, socket, self, type(err).__name__)
-            for path in (refs.manifest_path(key, socket), *self._data_paths(key, socket)):
+            for path in layout.object_paths(key, socket, self._registry.exts()):
                 clear_way(self.backend, path)
             return self._put(key, socket, value, task)
 
-    def _data_paths(self, key: str, socket: int) -> list[str]:
-        """Entries named like this object's data that are not regular files (local only)."""
-        if not self.backend.is_local:
-            return []
-        odd = self.backend.odd_entries(refs.key_dir(key), ("",))  # type: ignore[attr-defined]
-        return [p for p in odd if p.rsplit("/", 1)[-1].startswith(f"{socket}.")]
+    @property
+    def _layouts(self) -> tuple[int, ...]:
+        """The layouts reads look in: layout 1 too until the store is migrated."""
+        return layout.read_layouts(store_layout(self.backend, _redact(self.uri)))
 
     def _put(self, key: str, socket: int, value: Any, task: str | None) -> Manifest:
         ctx = CodecContext(key, socket, self._secret)
@@ -228,7 +228,7 @@ class Store:
         policy = self.verify if verify is None else verify
         if policy not in VERIFY_POLICIES:
             raise StorageError(f"verify must be one of {VERIFY_POLICIES}, got {policy!r}")
-        manifest, codec, buf = self._load_checked(key, socket, policy)
+        manifest, codec, buf, at = self._load_checked(key, socket, policy)
         try:
             value = codec.decode(
                 buf, manifest.summary, CodecContext(key, socket, self._secret, device)
@@ -238,93 +238,94 @@ class Store:
                 f"cannot decode object {key}/{socket} ({manifest.codec}) here: {err}"
             ) from err
         except Exception as err:  # refused pickle, corrupt encoding: unreadable, so a miss
-            self._quarantine(key, socket, _decode_problem(err), manifest)
+            self._quarantine(key, socket, _decode_problem(err), manifest, at)
         self.access_log.touch((key, socket))
         return value, manifest
 
-    def _load_checked(self, key: str, socket: int, policy: str) -> tuple[Manifest, Any, Any]:
-        """Manifest, codec and data buffer, checked; retried once if a writer replaced the
-        object meanwhile; else the object is quarantined (``CorruptObjectError``)."""
+    def _load_checked(
+        self, key: str, socket: int, policy: str
+    ) -> tuple[Manifest, Any, Any, int]:
+        """Manifest, codec, data buffer and layout, checked; retried once if a writer
+        replaced the object meanwhile; else the object is quarantined
+        (``CorruptObjectError``)."""
         for attempt in range(2):
-            manifest = self.manifest(key, socket)
+            manifest, at = self._manifest_at(key, socket)
             try:
                 codec = codec_of(self._registry, manifest)
-                return manifest, codec, checked_data(self.backend, manifest, codec, policy)
+                buf = checked_data(self.backend, manifest, codec, policy, layout=at)
+                return manifest, codec, buf, at
             except Unreadable as err:
                 problem = str(err)
-            if attempt == 0 and not self._unchanged(key, socket, manifest):
+            if attempt == 0 and not self._unchanged(key, socket, manifest, at):
                 continue
-            self._quarantine(key, socket, problem, manifest)
+            self._quarantine(key, socket, problem, manifest, at)
         raise AssertionError("unreachable")
 
-    def _unchanged(self, key: str, socket: int, manifest: Manifest) -> bool:
+    def _unchanged(self, key: str, socket: int, manifest: Manifest, at: int) -> bool:
         """Whether ``manifest`` is still the object's (no writer replaced it meanwhile)."""
         try:
-            raw = self._raw_manifest(key, socket)
-            return raw is not None and parse_manifest(raw, key, socket) == manifest
-        except (OSError, Unreadable):
+            found = layout.find_manifest(self.backend, key, socket, self._layouts)
+            return found is not None and found[1] == at and (
+                parse_manifest(found[0], key, socket) == manifest)
+        except (OSError, ValueError, Unreadable):
             return False
-
-    def _raw_manifest(self, key: str, socket: int) -> bytes | None:
-        try:
-            return self.backend.read_bytes(refs.manifest_path(key, socket))
-        except (FileNotFoundError, NotADirectoryError):
-            return None
 
     def manifest(self, key: Any, socket: int) -> Manifest:
         """The manifest of ``(key, socket)``; raises ``ObjectNotFound``, or
         ``CorruptObjectError`` after quarantining one that cannot be read."""
         key, socket = refs.key_hex(key), refs.check_socket(socket)
+        return self._manifest_at(key, socket)[0]
+
+    def _manifest_at(self, key: str, socket: int) -> tuple[Manifest, int]:
+        """The manifest a read uses and the layout it was found in."""
         try:
-            raw = self._raw_manifest(key, socket)
-        except (OSError, ValueError) as err:  # a directory, no permission: unreadable
-            self._quarantine(key, socket, f"its manifest cannot be read ({type(err).__name__})")
-        if raw is None:
+            found = layout.find_manifest(self.backend, key, socket, self._layouts)
+        except layout.UnreadableManifest as err:  # a directory, no permission: unreadable
+            self._quarantine(key, socket, f"its manifest cannot be read ({err.kind})",
+                             at=err.layout)
+        if found is None:
             raise ObjectNotFound(f"no object {key}/{socket} in {self!r}")
         try:
-            return parse_manifest(raw, key, socket)
+            return parse_manifest(found[0], key, socket), found[1]
         except Unreadable as err:
-            self._quarantine(key, socket, str(err))
+            self._quarantine(key, socket, str(err), at=found[1])
         raise AssertionError("unreachable")
 
     def contains_many(self, refs_: Iterable[Any]) -> set[Ref]:
-        """Which of ``refs_`` exist, as ``(hex, socket)``: one batch of stats/requests."""
-        paths = {refs.manifest_path(*r): r for r in map(refs.check_ref, refs_)}
-        return {paths[p] for p in self.backend.exists_many(paths)}
+        """Which of ``refs_`` exist, as ``(hex, socket)``: one batch of stats/requests
+        (a second one for those missing, in a store not yet migrated)."""
+        return layout.exists_many(self.backend, map(refs.check_ref, refs_), self._layouts)
 
     def manifests_many(self, refs_: Iterable[Any]) -> dict[Ref, Manifest]:
         """Manifests of those of ``refs_`` that exist and are valid (an invalid one is a
         miss, moved aside when it is read), read concurrently on remote stores."""
-        paths = {refs.manifest_path(*r): r for r in map(refs.check_ref, refs_)}
         out: dict[Ref, Manifest] = {}
-        for path, raw in self.backend.read_many(paths).items():
+        raws = layout.read_manifests(self.backend, map(refs.check_ref, refs_), self._layouts)
+        for ref, raw in raws.items():
             with contextlib.suppress(Unreadable):
-                out[paths[path]] = parse_manifest(raw, *paths[path])
+                out[ref] = parse_manifest(raw, *ref)
         return out
 
     def delete(self, key: Any, socket: int | None = None) -> None:
-        """Remove one object, or every socket of ``key``; manifests go first."""
+        """Remove one object, or every socket of ``key`` (in every layout); manifests go
+        first."""
         key = refs.key_hex(key)
-        prefix = None if socket is None else f"{refs.check_socket(socket)}."
-        files = [
-            e.path
-            for e in self.backend.list_files(refs.key_dir(key))
-            if prefix is None or e.path.rsplit("/", 1)[-1].startswith(prefix)
-        ]
-        files.sort(key=lambda p: not p.endswith(refs.MANIFEST_SUFFIX))
+        socket = None if socket is None else refs.check_socket(socket)
+        files = layout.object_files(self.backend, key, socket)
         for path in files:
             self.backend.delete(path)
         if files:
             bump_epoch(self.backend)
 
     def iter_manifests(self) -> Iterator[Manifest]:
-        """Every valid manifest in the store (order unspecified)."""
+        """Every valid manifest in the store, one per object (the one a read would use;
+        order unspecified)."""
         return maintenance.iter_manifests(self.backend)
 
     def _quarantine(self, key: str, socket: int, problem: str, manifest: Manifest | None = None,
-                    *, raise_: bool = True) -> None:
+                    at: int = refs.LAYOUT, *, raise_: bool = True) -> None:
         """Move the object aside (manifest first), log it, raise ``CorruptObjectError``."""
-        where = _quarantine_object(self.backend, key, socket, problem)
+        where = _quarantine_object(self.backend, key, socket, problem, self._registry.exts(), at)
         what = "" if manifest is None else f" (task {manifest.task or '?'}, {manifest.codec})"
         message = (f"object {key}/{socket}{what} in {self!r} is unreadable: {problem}; "
                    f"moved to {where}; it will be recomputed")

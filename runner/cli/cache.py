@@ -1,8 +1,10 @@
-"""Cache commands: ``stats``, ``ls``, ``show KEY``, ``gc``, ``verify``; all take --store/--json."""
+"""Cache commands: ``stats``, ``ls``, ``show KEY``, ``gc``, ``verify``, ``migrate``; all take
+--store/--json."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from typing import Any
 
 from runner.cli.output import (
@@ -65,6 +67,15 @@ def add_parser(sub: Any) -> None:
                    "current one, the last step of a key rotation (docs/security.md)")
     add_common(p)
     p.set_defaults(handler=verify)
+    p = sub.add_parser("migrate", help="move a store's objects to the current layout",
+                       description="Move every object of a store written by an older "
+                       "digestflow (layout 1, a directory per key) to the current flat layout "
+                       "(2), then mark the store layout 2. The store stays usable meanwhile "
+                       "(reads fall back to layout 1 until it is done); interrupted, it "
+                       "resumes when run again. Stop older digestflow processes first.")
+    p.add_argument("--dry-run", action="store_true", help="only count what would move")
+    add_common(p)
+    p.set_defaults(handler=migrate)
 
 
 def _usage(d: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -239,3 +250,22 @@ def rekey(store: Any, as_json: bool) -> int:
     print(f"re-signed {rep.counts['rekeyed']} pickle(s) with key {rep.current_id}; "
           f"{rep.counts['current']} already current, {len(rep.problems)} left alone")
     return 0
+
+
+def migrate(args: argparse.Namespace) -> int:
+    from storage.migrate import migrate as migrate_store
+
+    store = open_store_arg(args, readonly=args.dry_run)
+    rep = migrate_store(store, dry_run=args.dry_run)
+    if args.json:
+        print_json(dataclasses.asdict(rep))
+    elif rep.dry_run:
+        print(f"would move {rep.moved} object(s) to layout 2 (store layout {rep.layout_before})")
+    else:
+        print(f"moved {rep.moved} object(s) to layout 2; {rep.duplicates} duplicate(s) dropped, "
+              f"{rep.quarantined} unreadable quarantined, {rep.leftovers} leftover file(s) "
+              f"removed; store layout {rep.layout_before} -> {rep.layout_after}")
+        if rep.remaining:
+            print(f"{rep.remaining} layout 1 object(s) remain (written meanwhile?): run "
+                  "`digestflow migrate` again")
+    return 1 if rep.remaining else 0

@@ -49,6 +49,10 @@ class CodecRegistry:
                 f"unknown codec {name!r}: the object was written by a newer digestflow"
             ) from None
 
+    def exts(self) -> frozenset[str]:
+        """The file extensions of every codec's data files."""
+        return frozenset(codec.ext for codec in self._codecs.values())
+
     def for_value(self, value: Any, exclude: frozenset[str] = frozenset()) -> Codec:
         for cls in type(value).__mro__:
             self._install(cls.__module__.partition(".")[0])

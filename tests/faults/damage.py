@@ -16,7 +16,7 @@ from pathlib import Path
 
 from storage import open_store
 from storage.codecs import content_digest
-from storage.refs import data_path, manifest_path
+from storage.refs import LAYOUTS, data_path, manifest_path
 
 CANARY_ENV = "DIGESTFLOW_TEST_CANARY"
 
@@ -31,14 +31,20 @@ class Canary:
         return (os.mkdir, (self.path,))
 
 
+def _layout(root: Path, key: str, socket: int) -> int:
+    """The layout the object's manifest is in (a store not yet migrated has layout 1)."""
+    return next((layout for layout in LAYOUTS
+                 if os.path.lexists(root / manifest_path(key, socket, layout))), LAYOUTS[0])
+
+
 def _manifest(root: Path, key: str, socket: int) -> Path:
-    return root / manifest_path(key, socket)
+    return root / manifest_path(key, socket, _layout(root, key, socket))
 
 
 def _data(root: Path, key: str, socket: int) -> Path:
     doc = json.loads(_manifest(root, key, socket).read_text())
     ext = open_store(root)._registry.named(doc["codec"]).ext
-    return root / data_path(key, socket, ext)
+    return root / data_path(key, socket, ext, _layout(root, key, socket))
 
 
 def _edit(root: Path, ref: tuple[str, int], **fields) -> None:

@@ -20,6 +20,7 @@ from runner.cli import main
 from storage import open_store
 from tests.faults.damage import CANARY_ENV, DAMAGE, PICKLE_DAMAGE
 from tests.faults.tasks import bag, numbers, size, total
+from tests.layouts import to_layout_1
 
 
 @pytest.fixture
@@ -64,6 +65,17 @@ def _damage_and_recover(tmp_path, runlog, build, expected, damage, executor="inl
 def test_damaged_object_is_recomputed(tmp_path, runlog, kind):
     expected = sum(range(5000))
     _damage_and_recover(tmp_path, runlog, _array_pipeline, expected, DAMAGE[kind])
+
+
+@pytest.mark.parametrize("kind", sorted(DAMAGE))
+def test_damaged_layout_1_object_is_recomputed(tmp_path, runlog, kind):
+    """The same in a store written by digestflow before layout 2, not yet migrated."""
+
+    def damage(root: Path, key: str, socket: int) -> None:
+        to_layout_1(open_store(root))
+        DAMAGE[kind](root, key, socket)
+
+    _damage_and_recover(tmp_path, runlog, _array_pipeline, sum(range(5000)), damage)
 
 
 @pytest.mark.parametrize("kind", sorted(PICKLE_DAMAGE))

@@ -18,11 +18,11 @@ import pytest
 from runner import run
 from runner.cli import main
 from storage import StorageError, open_store
-from storage.marker import MARKER
+from storage.marker import LAYOUT_VERSION, MARKER
 from tests.faults.tasks import numbers, total
 
 COMMANDS = (["ls"], ["stats"], ["verify"], ["verify", "--repair"],
-            ["gc", "--max-bytes", "0", "--keep-runs", "0"])
+            ["gc", "--max-bytes", "0", "--keep-runs", "0"], ["migrate"], ["migrate", "--dry-run"])
 OLD = time.time() - 30 * 86400
 
 
@@ -103,7 +103,7 @@ def test_empty_or_missing_directories_become_stores(tmp_path):
     (tmp_path / "empty").mkdir()
     for where in (tmp_path / "empty", tmp_path / "missing" / "deeper"):
         store = open_store(where)
-        assert json.loads((where / MARKER).read_text())["layout"] == 1
+        assert json.loads((where / MARKER).read_text())["layout"] == LAYOUT_VERSION
         store.put("ab" * 32, 0, 1)
         assert open_store(where).get("ab" * 32, 0) == 1
 
@@ -127,11 +127,11 @@ def test_a_newer_layout_is_refused(tmp_path):
         open_store(root)
 
 
-@pytest.mark.parametrize("inside", ["tmp", "quarantine", "v1/ab", "access", "v1"])
+@pytest.mark.parametrize("inside", ["tmp", "quarantine", "v2/ab", "v2", "v1/ab", "v1", "access"])
 def test_gc_never_follows_a_symlink_out_of_the_store(tmp_path, inside):
     root = tmp_path / "store"
     store = open_store(root)
-    store.put("ab" * 32, 0, list(range(2000)))  # a data file under v1/ab
+    store.put("ab" * 32, 0, list(range(2000)))  # a data file under v2/ab
     outside = tmp_path / "outside"
     victims = [_plant(outside / name) for name in
                ("x.1.0123456789ab.part", "0.npy", f"{'ab' * 32}-0-1/manifest.json", "a.json")]
@@ -151,9 +151,14 @@ def test_gc_deletes_only_names_it_writes(tmp_path):
     key = "ef" * 32
     store.put(key, 0, list(range(2000)))
     mine = [_plant(root / "tmp" / "0.arrow.123.0123456789ab.part", "partial"),
-            _plant(root / "v1" / "12" / ("12" * 32) / "0.plain", "orphan")]
+            _plant(root / "v1" / "12" / ("12" * 32) / "0.plain", "orphan"),
+            _plant(root / "v2" / "12" / f"{'12' * 32}.0.plain", "orphan")]
     foreign = [_plant(root / "tmp" / "user-notes.txt"), _plant(root / "quarantine" / "keep.me"),
                _plant(root / "v1" / "README"), _plant(root / "v1" / key[:2] / key / "notes.txt"),
+               _plant(root / "v2" / "README"), _plant(root / "v2" / key[:2] / "notes.txt"),
+               _plant(root / "v2" / key[:2] / f"{key}.notes.txt"),
+               _plant(root / "v2" / key[:2] / f"{key}.00.plain"),
+               _plant(root / "v2" / "12" / f"{key}.0.plain"),
                _plant(root / "docs" / "runs" / "not-json.txt")]
     report = store.gc(max_bytes=10**12, temp_age=0)
     assert sorted(report.temporaries) == sorted(str(p.relative_to(root)) for p in mine)

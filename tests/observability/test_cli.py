@@ -16,6 +16,7 @@ from runner import run
 from runner.cli import main
 from runner.records import RunHistory
 from storage import open_store
+from tests.layouts import object_paths
 from tests.observability.pipeline import build
 
 REPO = Path(__file__).resolve().parents[2]
@@ -123,7 +124,8 @@ def test_gc_and_verify(capsys, store_uri: str) -> None:
     assert dry["dry_run"] and len(dry["evicted"]) == 7 and dry["freed_bytes"] == total
     assert open_store(store_uri).stats().objects == 7
     assert cli_json(capsys, "verify", "--store", store_uri) == []
-    victim = next(p for p in Path(store_uri).glob("v1/*/*/0.manifest.json"))
+    victim = Path(store_uri) / next(p for p in object_paths(open_store(store_uri))
+                                    if p.endswith(".0.manifest.json"))
     manifest = json.loads(victim.read_text())  # small outputs are inline: flip one stored bit
     data = bytearray(base64.b64decode(manifest["inline"]))
     data[-2] ^= 0x01

@@ -21,6 +21,7 @@ from storage import (
     open_store,
 )
 from storage.refs import data_path, manifest_path
+from tests.layouts import object_names
 from tests.storage.helpers import FakeKey, key, nan_with_payload, typed
 
 PLAIN_VALUES = [
@@ -443,7 +444,7 @@ def test_gc_removes_orphans_and_temporaries(store: Store) -> None:
     assert store.gc().temporaries == ()  # younger than temp_age: might be a live writer
     report = store.gc(temp_age=0)
     assert orphan in report.temporaries and report.evicted == ()
-    assert not list(store.backend.list_files(f"v1/{key(31)[:2]}/{key(31)}"))
+    assert object_names(store, key(31)) == set()
     assert store.get(key(30), 0) == "kept"
 
 
@@ -482,13 +483,9 @@ def test_store_pickles_small_and_works_after_unpickling(store: Store) -> None:
 def test_small_objects_live_in_their_manifest(store: Store) -> None:
     small = store.put(key(60), 0, [1, "two", 3.0])
     big = store.put(key(61), 0, np.zeros(10_000))
-    def files(k: int) -> set[str]:
-        return {e.path.rsplit("/", 1)[-1]
-                for e in store.backend.list_files(f"v1/{key(k)[:2]}/{key(k)}")}
-
     assert small.inline is not None and big.inline is None
-    assert files(60) == {"0.manifest.json"}, "a small object is one file"
-    assert files(61) == {"0.manifest.json", "0.npy"}
+    assert object_names(store, key(60)) == {"0.manifest.json"}, "a small object is one file"
+    assert object_names(store, key(61)) == {"0.manifest.json", "0.npy"}
     assert store.get(key(60), 0) == [1, "two", 3.0]
     assert store.get(key(61), 0).sum() == 0
     assert store.manifest(key(60), 0) == small, "the manifest round-trips its inline data"

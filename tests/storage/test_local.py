@@ -17,7 +17,9 @@ import pytest
 
 from storage import ObjectNotFound, StorageError, Store, open_store
 from storage.backends import LocalBackend
+from storage.refs import data_path
 from storage.secret import key_file_secret
+from tests.layouts import object_paths
 from tests.storage.helpers import key
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -40,7 +42,7 @@ def _inside_file_map(address: int, path: str) -> bool:
 
 
 def _data_file(store: Store, k: str, socket: int, ext: str) -> str:
-    return os.path.join(store.backend.root, "v1", k[:2], k, f"{socket}.{ext}")
+    return os.path.join(store.backend.root, data_path(k, socket, ext))
 
 
 def _rss() -> int:
@@ -140,13 +142,11 @@ def test_killed_writer_leaves_nothing_readable_and_gc_cleans_up(
     with pytest.raises(ObjectNotFound):
         local_store.get(key(5), 0)
     leftovers = [e.path for e in local_store.backend.list_files("tmp")]
-    leftovers += [e.path for e in local_store.backend.list_files("v1")]
+    leftovers += object_paths(local_store)
     assert len(leftovers) == 1, leftovers
     assert local_store.gc().temporaries == ()  # too recent: could be a live writer
     assert local_store.gc(temp_age=0).temporaries == tuple(leftovers)
-    assert not list(local_store.backend.list_files("tmp")) and not list(
-        local_store.backend.list_files("v1")
-    )
+    assert not list(local_store.backend.list_files("tmp")) and not object_paths(local_store)
 
 
 def test_secret_key_file_is_private_and_checked(local_store: Store) -> None:
