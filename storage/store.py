@@ -133,6 +133,7 @@ class Store:
         self._access: AccessLog | None = None
         self._registry = _default_registry()
         self._secret_cache: Keyring | None = None
+        self._read_order: tuple[int, ...] | None = None
 
     # -- pickling: only the URI and options travel ------------------------------------
     def __reduce__(self) -> tuple[Any, ...]:
@@ -182,7 +183,10 @@ class Store:
     @property
     def _layouts(self) -> tuple[int, ...]:
         """The layouts reads look in: layout 1 too until the store is migrated."""
-        return layout.read_layouts(store_layout(self.backend, _redact(self.uri)))
+        if self._read_order is None:  # a migration meanwhile only costs useless fallbacks
+            marked = store_layout(self.backend, _redact(self.uri))
+            self._read_order = layout.read_layouts(marked)
+        return self._read_order
 
     def _put(self, key: str, socket: int, value: Any, task: str | None) -> Manifest:
         ctx = CodecContext(key, socket, self._secret)
@@ -267,7 +271,7 @@ class Store:
             found = layout.find_manifest(self.backend, key, socket, self._layouts)
             return found is not None and found[1] == at and (
                 parse_manifest(found[0], key, socket) == manifest)
-        except (OSError, ValueError, Unreadable):
+        except (OSError, ValueError, Unreadable, layout.UnreadableManifest):
             return False
 
     def manifest(self, key: Any, socket: int) -> Manifest:
