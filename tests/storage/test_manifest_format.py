@@ -178,3 +178,21 @@ def test_values_at_the_schema_edges_are_accepted(field: str, edge: Any) -> None:
     raw = json.dumps({**_fixture(MANIFEST_FORMAT, "small"), field: edge}).encode()
     read = getattr(Manifest.from_json(raw), field)
     assert read == ({} if field == "summary" else edge)
+
+
+def test_what_makes_a_manifest_malformed_is_named() -> None:
+    small = _fixture(MANIFEST_FORMAT, "small")
+
+    def message(raw: bytes) -> str:
+        with pytest.raises(StorageError) as info:
+            Manifest.from_json(raw)
+        return str(info.value)
+
+    assert message(json.dumps({**small, "socket": 1024}).encode()) == (
+        "malformed manifest: socket: 1024 is greater than the maximum of 1023")
+    assert message(b"[]") == "malformed manifest: manifest: [] is not of type 'object'"
+    created_nan = json.dumps({**small, "created": 0.5}).replace("0.5", "NaN").encode()
+    assert message(created_nan) == "malformed manifest: created is not a finite number"
+    long_codec = message(json.dumps({**small, "codec": "x" * 300}).encode())
+    assert long_codec.startswith("malformed manifest: codec: 'xxx")
+    assert len(long_codec) == len("malformed manifest: codec: ") + 200, "bounded"
