@@ -92,6 +92,23 @@ def test_manifest_bytes_are_pinned(local_store: Store) -> None:
         str(_fixture(MANIFEST_FORMAT, "small")["created"]).encode(), repr(created).encode())
 
 
+def test_manifest_bytes_of_a_data_file_object_are_pinned(local_store: Store) -> None:
+    """An object with a data file has no ``inline`` field at all (not ``null``)."""
+    written = local_store.backend.read_bytes(
+        manifest_path(*local_store.put("b" * 64, 1, BIG_VALUE, task="pkg.big").ref))
+    pinned = (FIXTURES / f"manifest-v{MANIFEST_FORMAT}" / "big.manifest.json").read_bytes()
+    created = json.loads(written)["created"]
+    assert written == pinned.replace(
+        str(_fixture(MANIFEST_FORMAT, "big")["created"]).encode(), repr(created).encode())
+
+
+def test_a_summary_holding_nan_is_refused_not_written_as_non_json() -> None:
+    manifest = Manifest.from_dict({**_fixture(MANIFEST_FORMAT, "small"),
+                                   "summary": {"mean": float("nan")}})
+    with pytest.raises(ValueError):
+        manifest.to_json()
+
+
 def test_optional_fields_have_defaults(local_store: Store) -> None:
     required = {k: _fixture(MANIFEST_FORMAT, "small")[k]
                 for k in ("format", "key", "socket", "codec", "nbytes", "content_digest")}
