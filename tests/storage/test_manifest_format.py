@@ -213,3 +213,18 @@ def test_what_makes_a_manifest_malformed_is_named() -> None:
     long_codec = message(json.dumps({**small, "codec": "x" * 300}).encode())
     assert long_codec.startswith("malformed manifest: codec: 'xxx")
     assert len(long_codec) == len("malformed manifest: codec: ") + 200, "bounded"
+
+
+def test_manifest_size_bound_and_unparsable_bytes() -> None:
+    from storage.manifest import MAX_MANIFEST_BYTES
+
+    raw = json.dumps(_fixture(MANIFEST_FORMAT, "small")).encode()
+    at_bound = raw + b" " * (MAX_MANIFEST_BYTES - len(raw))
+    assert Manifest.from_json(at_bound).ref == ("a" * 64, 0), "the bound itself is allowed"
+    with pytest.raises(StorageError) as info:
+        Manifest.from_json(at_bound + b" ")
+    assert str(info.value) == f"malformed manifest: {MAX_MANIFEST_BYTES + 1} bytes is too large"
+    with pytest.raises(StorageError) as info:
+        Manifest.from_json(b"{not json")
+    assert str(info.value) == ("malformed manifest: not JSON (Expecting property name enclosed "
+                               "in double quotes: line 1 column 2 (char 1))")
