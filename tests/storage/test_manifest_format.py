@@ -228,3 +228,44 @@ def test_manifest_size_bound_and_unparsable_bytes() -> None:
         Manifest.from_json(b"{not json")
     assert str(info.value) == ("malformed manifest: not JSON (Expecting property name enclosed "
                                "in double quotes: line 1 column 2 (char 1))")
+
+
+class _NoSlowPath:
+    """Stands in for the jsonschema validator: reaching it fails the test."""
+
+    def iter_errors(self, data: Any) -> Any:
+        raise AssertionError(f"a valid manifest went to the slow general validator: {data}")
+
+
+_EDGES = [
+    ("socket", 0), ("socket", 1023), ("nbytes", 2**53), ("nbytes", 0), ("codec", "x" * 64),
+    ("codec", "a"), ("created", 1e11), ("created", 0), ("created", 17), ("task", "x" * 1000),
+    ("task", None), ("inline", "x" * 8192), ("inline", None), ("summary", None),
+    ("summary", {}),
+]
+
+
+@pytest.mark.parametrize(("field", "edge"), _EDGES)
+def test_valid_manifests_are_parsed_on_the_fast_path(monkeypatch, field: str, edge: Any) -> None:
+    """Manifests are parsed on every lookup and read; the general schema validator is
+    ~20x slower, so a valid manifest, edge values included, never needs it."""
+    import storage.manifest
+
+    monkeypatch.setattr(storage.manifest, "_validator", _NoSlowPath())
+    raw = json.dumps({**_fixture(MANIFEST_FORMAT, "small"), field: edge}).encode()
+    assert getattr(Manifest.from_json(raw), field) == ({} if field == "summary" else edge)
+
+
+def test_what_the_store_writes_is_parsed_on_the_fast_path(monkeypatch, local_store: Store
+                                                          ) -> None:
+    import pyarrow as pa
+
+    import storage.manifest
+
+    monkeypatch.setattr(storage.manifest, "_validator", _NoSlowPath())
+    values = [SMALL_VALUE, BIG_VALUE, pa.table({"a": [1, 2, 3]}), b"raw bytes", "text",
+              {1, 2}, None]
+    for socket, value in enumerate(values):
+        local_store.put("cd" * 32, socket, value, task="t")
+    for socket, value in enumerate(values):
+        assert local_store.manifest("cd" * 32, socket).socket == socket
