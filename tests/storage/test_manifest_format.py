@@ -267,5 +267,5 @@ def test_what_the_store_writes_is_parsed_on_the_fast_path(monkeypatch, local_sto
               {1, 2}, None]
     for socket, value in enumerate(values):
         local_store.put("cd" * 32, socket, value, task="t")
-    for socket, value in enumerate(values):
+    for socket in range(len(values)):
         assert local_store.manifest("cd" * 32, socket).socket == socket
