@@ -36,10 +36,15 @@ _TAG = "digestflow.resolved/1"
 
 
 def recipe_digest(recipe: Mapping[str, Any]) -> str:
-    """Digest of a recipe dict (``keys.Recipe.to_dict()``) without its links and key."""
+    """Digest of a recipe dict (``keys.Recipe.to_dict()``) without its links and key, and
+    without what is there only to be shown: the code closure's parts (the identity
+    already covers them; a process that took the identity from a cache has no parts)
+    and the literals' previews (their digests cover them)."""
     from keys import digest
 
-    rest = {k: v for k, v in recipe.items() if k not in ("links", "key")}
+    rest = {k: v for k, v in recipe.items() if k not in ("links", "key", "code")}
+    rest["literals"] = [{"name": e["name"], "digest": e["digest"]}
+                        for e in recipe.get("literals", ())]
     return digest((_TAG, _plain(rest))).hex()
 
 

@@ -185,3 +185,22 @@ def test_a_volatile_task_reading_a_path_gets_no_path_literal_warning(store_uri, 
         result = run(shout.bind("shout", feed.bind("feed", str(news))), store=store_uri,
                      executor="inline")
     assert result.values == "CALM" and runlog.take() == ["feed", "shout"]
+
+
+def test_content_keys_ignore_what_a_recipe_holds_only_for_display():
+    """A driver that took a task's identity from a cache has no closure parts to show,
+    and a literal's preview is a display; neither may cost a cutoff, while the identity
+    and every literal's digest must still separate recipes."""
+    from runner.cutoff import recipe_digest
+
+    base = {"key": "k" * 64, "identity": "i" * 64,
+            "literals": [{"name": "label", "digest": "d" * 64, "preview": "'a'"}],
+            "links": [{"name": "x", "parent": "p" * 64, "socket": 0}],
+            "code": [{"kind": "helper", "name": "m.f", "digest": "c" * 64}]}
+    same = {**base, "code": [], "key": "q" * 64, "links": [],
+            "literals": [{"name": "label", "digest": "d" * 64, "preview": None}]}
+    assert recipe_digest(same) == recipe_digest(base)
+    for changed in ({**base, "identity": "j" * 64},
+                    {**base, "literals": [{"name": "label", "digest": "e" * 64}]},
+                    {**base, "literals": [{"name": "other", "digest": "d" * 64}]}):
+        assert recipe_digest(changed) != recipe_digest(base)
