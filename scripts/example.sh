@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set up .venv, then run the image pipeline on an embedded local Ray three
-# times: cold, fully cached, and after a one-parameter change.
+# Set up .venv, then run the image pipeline on an embedded local Ray four
+# times: cold, fully cached, after a one-parameter change, and after a change
+# that leaves the masks as they were (early cutoff).
 # The store starts empty each time so the demonstration is the same.
 set -euo pipefail
 cd "$(dirname "$0")/.."
