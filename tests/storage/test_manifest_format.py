@@ -168,7 +168,7 @@ def test_a_malformed_dict_manifest_says_what_is_wrong(field: str, bad: Any, mess
 
 
 _BROKEN_FIELDS = [
-    ("format", 2), ("format", "1"), ("key", "A" * 64), ("key", "a" * 63), ("key", 5),
+    ("format", 2), ("format", "1"), ("format", True), ("key", "A" * 64), ("key", "a" * 63), ("key", 5),
     ("socket", -1), ("socket", 1024), ("socket", "0"), ("codec", ""),
     ("codec", "a b"), ("codec", "x" * 65), ("codec", 5), ("nbytes", -1), ("nbytes", 2**53 + 1),
     ("nbytes", "1"), ("nbytes", 1.5), ("content_digest", "g" * 64), ("content_digest", 5),
@@ -269,3 +269,37 @@ def test_what_the_store_writes_is_parsed_on_the_fast_path(monkeypatch, local_sto
         local_store.put("cd" * 32, socket, value, task="t")
     for socket in range(len(values)):
         assert local_store.manifest("cd" * 32, socket).socket == socket
+
+
+def test_a_manifest_without_a_format_field_is_parsed_on_the_fast_path(monkeypatch) -> None:
+    import storage.manifest
+
+    monkeypatch.setattr(storage.manifest, "_validator", _NoSlowPath())
+    data = {k: v for k, v in _fixture(MANIFEST_FORMAT, "small").items() if k != "format"}
+    assert Manifest.from_json(json.dumps(data).encode()).socket == data["socket"]
+
+
+@pytest.mark.parametrize("created", [1e11 + 0.5, 1e11 + 1])
+def test_created_just_past_its_bound_is_refused(created: float) -> None:
+    raw = json.dumps({**_fixture(MANIFEST_FORMAT, "small"), "created": created}).encode()
+    with pytest.raises(StorageError, match="malformed manifest"):
+        Manifest.from_json(raw)
+
+
+def test_a_malformed_manifest_without_created_is_refused_cleanly() -> None:
+    """``created`` is optional: its absence never turns a malformed manifest into a
+    crash; the error still names what is wrong."""
+    data = {k: v for k, v in _fixture(MANIFEST_FORMAT, "small").items() if k != "created"}
+    with pytest.raises(StorageError, match="malformed manifest.*socket"):
+        Manifest.from_json(json.dumps({**data, "socket": -1}).encode())
+
+
+@pytest.mark.parametrize(("field", "value"), [("format", 1.0), ("socket", 3.0), ("nbytes", 10.0)])
+def test_integral_numbers_written_as_floats_read_as_ints(field: str, value: float) -> None:
+    """Another JSON writer may spell 3 as 3.0; the schema accepts it, and a float
+    ``created`` beside it is no reason to refuse the manifest."""
+    data = {**_fixture(MANIFEST_FORMAT, "small"), field: value, "created": 1796039947.5}
+    read = Manifest.from_json(json.dumps(data).encode())
+    assert read.created == 1796039947.5
+    if field != "format":
+        assert getattr(read, field) == int(value)

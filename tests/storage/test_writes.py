@@ -140,3 +140,23 @@ def test_hashing_writer_is_a_write_only_file() -> None:
     assert codec_base.content_digest(b"abc") == blake3.blake3(b"abc").hexdigest()
     big = os.urandom(LARGE)
     assert codec_base.content_digest(memoryview(big)) == blake3.blake3(big).hexdigest()
+
+
+class WholeWriter:
+    """A file-like whose ``write`` takes everything and returns None, as some wrappers
+    (and Python 2-style files) do."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def write(self, b: Any) -> None:
+        self.data += memoryview(b).cast("B")
+
+
+def test_a_sink_whose_write_returns_none_took_everything() -> None:
+    data = os.urandom(70_000)
+    raw = WholeWriter()
+    sink = HashingWriter(raw)
+    assert sink.write(data) == len(data)
+    assert bytes(raw.data) == data, "written once, not repeated or cut"
+    assert sink.hexdigest() == blake3.blake3(data).hexdigest()
