@@ -47,7 +47,6 @@ class Scheduler:
             for dep in deps:
                 self._children[dep].append(node)
         self._ready = deque(n for n, m in self._missing.items() if m == 0)
-        self._in_flight = 0
 
     def state(self, node: str) -> str:
         return self._state[node]
@@ -64,7 +63,6 @@ class Scheduler:
             if self._state[node] != WAITING:
                 continue
             self._state[node] = SUBMITTED
-            self._in_flight += 1
             out.append(node)
             if self.pipelined:
                 self._release(node)
@@ -87,15 +85,10 @@ class Scheduler:
         """Mark ``node`` stale; returns the descendants now held for the next round."""
         return self._cut(node, STALE, HELD, (WAITING, SUBMITTED))
 
-    def is_active(self) -> bool:
-        """True while something is in flight or waiting to be submitted."""
-        return self._in_flight > 0 or any(self._state[n] == WAITING for n in self._ready)
-
     def _finish(self, node: str, state: str) -> bool:
         if self._state[node] != SUBMITTED:
             return False  # a late report for a node already skipped or held
         self._state[node] = state
-        self._in_flight -= 1
         if not self.pipelined:
             self._release(node)
         return True
@@ -104,11 +97,8 @@ class Scheduler:
         if self._state[node] != SUBMITTED:
             return []
         self._state[node] = state
-        self._in_flight -= 1
         cut = below([node], self._children, enter=lambda n: self._state[n] in reach)
         for child in cut:
-            if self._state[child] == SUBMITTED:
-                self._in_flight -= 1
             self._state[child] = below_state
         return cut
 
