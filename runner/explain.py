@@ -257,8 +257,9 @@ class _Explainer:
         old = self.history.recipe(record, entry["key"])
         if old is None:
             return Cause(nid, (Direct(f"key changed (run {record.run_id} kept no recipe)"),))
+        new = self.recipe(nid)  # this run's own: its errors are bugs, never masked
         try:  # a stored recipe is data from disk: a malformed one explains nothing
-            direct, links = diff_recipes(old, self.recipe(nid))
+            direct, links = diff_recipes(old, new)
             parents = dict.fromkeys(self.graph[nid].links[name][0] for name in links)
         except (KeyError, IndexError, TypeError, ValueError, AttributeError):
             return Cause(nid, (Direct(f"key changed (run {record.run_id}'s recipe "
