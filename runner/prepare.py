@@ -6,13 +6,12 @@ they agree on node ids, order and keys. No Ray, no store.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from runner.collector import gc_paused
 from runner.graph import Graph
 from runner.targets import Target, resolve_targets
 from runner.validate import validate
@@ -43,7 +42,7 @@ def sign_targets(targets: Any, store: Any = None, *, recipes: bool = True) -> Si
     from keys import Signer
     from runner import file_inputs, fingerprints
 
-    with _gc_paused():
+    with gc_paused():
         graph, flat, rebuild = resolve_targets(targets)
         order = validate(graph)
         signer = Signer(recipes=recipes)
@@ -76,21 +75,10 @@ def sign_keys(targets: Any) -> dict[str, Any]:
     roots = bound_roots(targets)
     if roots is None:
         return sign_targets(targets, recipes=False).keys
-    with _gc_paused():
+    with gc_paused():
         keys, maybe_paths = bound_keys(roots, Signer(recipes=False))
     file_inputs.warn_path_literals(maybe_paths)
     return keys
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def open_store(store: Any) -> Any:

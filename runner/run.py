@@ -13,10 +13,10 @@ import uuid
 from typing import Any
 
 from keys.errors import DigestflowError
+from runner.collector import gc_paused
 from runner.errors import RunError, ValidationError
 from runner.events import EventHandler, Events
 from runner.execution import Run, Vanishing, new_ledger
-from runner.execution.collector import gc_paused
 from runner.executor import Executor, InlineExecutor
 from runner.lease import run_leases
 from runner.plan import CACHE_MODES

@@ -15,10 +15,10 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from runner.collector import gc_paused
 from runner.contracts import Cutoff, Executor, Ref
 from runner.cutoff import recipe_digest
 from runner.dispatch import Dispatched, dispatch
-from runner.execution.collector import gc_paused
 from runner.execution.ledger import BROKEN, Ledger, NodeStatus
 from runner.index import Index
 from runner.lease import LeaseTable, hold_back
