@@ -5,7 +5,10 @@ contiguous; dtypes numpy lacks (bfloat16, float8 variants, ...) are stored as
 same-width signed integers holding the exact bits, with the torch dtype in the
 manifest summary. On read the file is mapped copy-on-write, so the tensor is
 zero-copy, writable (in-place ops touch private pages, never the file) and
-``torch.from_numpy`` has no reason to warn. ``device=`` moves it afterwards.
+``torch.from_numpy`` has no reason to warn. ``device=`` moves it afterwards:
+onto a CUDA device, a large tensor goes through two pinned staging buffers, so
+the copy out of the mapped file overlaps the DMA to the GPU (a plain ``.to()``
+from pageable memory is synchronous and slower; numbers in docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from storage.codecs.base import CodecContext
 from storage.codecs.npy import read_npy, write_npy
 
 _BITS = {1: "int8", 2: "int16", 4: "int32", 8: "int64"}
+STAGE_BYTES = 64 * 2**20  # per pinned staging buffer; smaller tensors take a plain .to()
 
 
 def _to_numpy(tensor: Any) -> tuple[Any, bool]:
@@ -65,5 +69,39 @@ class TorchCodec:
         if summary.get("bitcast"):
             tensor = tensor.view(getattr(torch, summary["dtype"]))
         if ctx.device is not None:
-            tensor = tensor.to(ctx.device)
+            tensor = to_device(tensor, ctx.device)
         return tensor
+
+
+def to_device(tensor: Any, device: Any) -> Any:
+    """``tensor`` (on the host, contiguous) on ``device``; staged through pinned memory
+    onto CUDA when it is at least two staging buffers large."""
+    import torch
+
+    target = torch.device(device)
+    nbytes = tensor.numel() * tensor.element_size()
+    if target.type != "cuda" or nbytes < 2 * STAGE_BYTES or not tensor.is_contiguous():
+        return tensor.to(target)
+    out = torch.empty(tensor.shape, dtype=tensor.dtype, device=target)
+    _staged_copy(tensor.reshape(-1).view(torch.uint8), out.view(-1).view(torch.uint8))
+    return out
+
+
+def _staged_copy(src: Any, dst: Any) -> None:
+    """Copy host bytes ``src`` into CUDA bytes ``dst`` in chunks, alternating two pinned
+    buffers: while one chunk's DMA runs, the next is copied into the other buffer."""
+    import torch
+
+    stream = torch.cuda.current_stream(dst.device)
+    buffers = [torch.empty(STAGE_BYTES, dtype=torch.uint8, pin_memory=True) for _ in range(2)]
+    done: list[Any] = [None, None]
+    for i, start in enumerate(range(0, src.numel(), STAGE_BYTES)):
+        slot = i % 2
+        if done[slot] is not None:
+            done[slot].synchronize()  # that buffer's previous DMA has finished
+        n = min(STAGE_BYTES, src.numel() - start)
+        buffers[slot][:n].copy_(src[start : start + n])
+        dst[start : start + n].copy_(buffers[slot][:n], non_blocking=True)
+        done[slot] = torch.cuda.Event()
+        done[slot].record(stream)
+    stream.synchronize()  # the tensor is whole when the read returns
