@@ -10,6 +10,8 @@
    host-to-device copy of the same bytes measured in the same run.
 4. The pinned staging copy gives the same bits for a size that is not a whole
    number of staging buffers.
+5. A GPU task's CUDA output reaches its child on CUDA both when the parent ran
+   just now and when it was served from the cache, on Ray and inline.
 
     .venv/bin/python bench/gpu_check.py [--gib 1.0] [--no-ray]
 
@@ -74,6 +76,32 @@ def saw_gpu(tag: str) -> str:
     return f"{tag}: {torch.cuda.get_device_name(0)}"
 
 
+@task(num_gpus=1)
+def cuda_ones(n: int) -> Any:
+    import torch
+
+    return torch.ones(n, device="cuda")
+
+
+@task(num_gpus=1)
+def input_device(x: Any, salt: int) -> str:
+    return str(x.device)
+
+
+def check_input_device(store_uri: str) -> None:
+    """A GPU task's CUDA output reaches its child on CUDA whether the parent ran just now
+    (the live value) or was served from the cache (read back as stored)."""
+    for executor in ("ray", "inline"):
+        n = 3 if executor == "ray" else 4
+        live = run(input_device.bind(cuda_ones.bind(n), 1), store=store_uri, executor=executor)
+        cached = run(input_device.bind(cuda_ones.bind(n), 2), store=store_uri, executor=executor)
+        assert cached.by_id()["cuda_ones-1"].status == "cached", cached.by_id()["cuda_ones-1"]
+        assert live.values.startswith("cuda") and cached.values.startswith("cuda"), (
+            f"{executor}: a live input was on {live.values}, a cached one on {cached.values}")
+    print("[5] ok: a GPU task's CUDA output reached its child on CUDA both live and from the "
+          "cache, on Ray and inline")
+
+
 def check_ray(torch: Any, store_uri: str) -> None:
     import ray
 
@@ -96,6 +124,7 @@ def check_ray(torch: Any, store_uri: str) -> None:
         assert "no CUDA" not in value, value
         print(f"[2] ok: Ray has {gpus:g} GPU(s); a num_gpus=1 Ray task saw ids {ids} ({name}); "
               f"a digestflow @task(num_gpus=1) saw '{value}'")
+        check_input_device(store_uri)
     finally:
         ray.shutdown()
 

@@ -57,7 +57,7 @@ def resolved_key(recipe: str, inputs: Mapping[str, str]) -> str:
 
 def find_reusable(store: Any, rkey: str, task: Task) -> tuple[str, list[Any], list[Any]] | None:
     """(source key, values, manifests) stored for content key ``rkey``, or None: a miss."""
-    from storage import StorageError
+    from storage import AS_STORED, StorageError
 
     try:
         alias = store.get_doc(ALIASES, rkey)
@@ -66,7 +66,7 @@ def find_reusable(store: Any, rkey: str, task: Task) -> tuple[str, list[Any], li
             return None
         values, manifests = [], []
         for socket, want in enumerate(digests):
-            value, manifest = store.load(source, socket)
+            value, manifest = store.load(source, socket, device=AS_STORED)
             if manifest.content_digest != want:
                 return None
             values.append(value)

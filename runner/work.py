@@ -54,7 +54,7 @@ def execute_node(
     resolved: dict[str, Any] = {}
     for name, value in inputs.items():
         if isinstance(value, Cached):
-            resolved[name], nbytes = _read_cached(store, value)
+            resolved[name], nbytes = _read_cached(store, value, name)
             bytes_read += nbytes
         elif isinstance(value, File):
             resolved[name] = value.path  # keyed by contents, called with the path
@@ -144,14 +144,21 @@ def split_outputs(task: Task, result: Any) -> list[Any]:
     return list(result)
 
 
-def _read_cached(store: Any, ref: Any) -> tuple[Any, int]:
-    from storage import CorruptObjectError, ObjectNotFound
+def _read_cached(store: Any, ref: Any, name: str) -> tuple[Any, int]:
+    """A cached input, on the kind of device it was returned on (as a live one would
+    be: a CUDA tensor comes back on CUDA where this worker has a GPU)."""
+    from storage import AS_STORED, CorruptObjectError, NotDecodableHere, ObjectNotFound
 
     try:
-        value, manifest = store.load(ref.key, ref.socket)
+        value, manifest = store.load(ref.key, ref.socket, device=AS_STORED)
         return value, manifest.nbytes
     except (ObjectNotFound, CorruptObjectError) as err:
         raise StaleInput(ref.key, ref.socket, str(err)) from err
+    except NotDecodableHere as err:
+        raise NotDecodableHere(
+            f"cached input {name!r}: {err}. It stays in the store for the machines that can "
+            "read it; run with cache='refresh' to recompute it here"
+        ) from None
 
 
 def _call(task: Task, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

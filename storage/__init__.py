@@ -9,14 +9,23 @@ See docs/storage.md for the layout, codecs, integrity and the pickle threat mode
 
 from __future__ import annotations
 
-from storage.errors import CorruptObjectError, ObjectNotFound, StorageError, UntrustedPickleError
+from storage.codecs.base import AS_STORED
+from storage.errors import (
+    CorruptObjectError,
+    NotDecodableHere,
+    ObjectNotFound,
+    StorageError,
+    UntrustedPickleError,
+)
 from storage.manifest import GcReport, Manifest, StoreStats, Usage, VerifyIssue
 from storage.store import Store, open_store
 
 __all__ = [
+    "AS_STORED",
     "CorruptObjectError",
     "GcReport",
     "Manifest",
+    "NotDecodableHere",
     "ObjectNotFound",
     "StorageError",
     "Store",

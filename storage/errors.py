@@ -5,6 +5,8 @@ works); ``CorruptObjectError`` means the object was moved aside and should be
 recomputed; ``UntrustedPickleError`` means a pickle failed authentication and
 was not loaded; its ``UnknownKeyError`` means the pickle was signed with a key
 this process does not list (the store quarantines it: a miss, recomputed).
+``NotDecodableHere`` means a whole, authentic object needs something this
+process lacks (a library, a class, a CUDA device): it stays in the store.
 """
 
 from __future__ import annotations
@@ -35,5 +37,11 @@ class UnknownKeyError(UntrustedPickleError):
     """A pickle signed with a key not in this process's keyring: not loaded."""
 
 
-__all__ = ["CorruptObjectError", "ObjectNotFound", "StorageError", "UnknownKeyError",
-           "UntrustedPickleError"]
+class NotDecodableHere(StorageError):
+    """The object's bytes checked out, but this process cannot decode them (a missing
+    library or class, no CUDA device): an error here, not a corrupt object, so it is
+    left in place for the processes that can read it."""
+
+
+__all__ = ["CorruptObjectError", "NotDecodableHere", "ObjectNotFound", "StorageError",
+           "UnknownKeyError", "UntrustedPickleError"]

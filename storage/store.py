@@ -39,6 +39,7 @@ from storage.codecs import CodecContext, CodecDeclined, HashingWriter
 from storage.codecs import default_registry as _default_registry
 from storage.errors import (
     CorruptObjectError,
+    NotDecodableHere,
     ObjectNotFound,
     StorageError,
     UnknownKeyError,
@@ -220,7 +221,11 @@ class Store:
     def get(self, key: Any, socket: int, *, verify: str | None = None, device: Any = None) -> Any:
         """The value stored under ``(key, socket)``.
 
-        Raises ``ObjectNotFound`` (a miss) or ``CorruptObjectError`` (quarantined).
+        ``device``: None keeps tensors on the host; a device ("cuda", "cuda:1")
+        moves them there; ``AS_STORED`` puts them on a device of the kind they were
+        stored from ("cuda" for a CUDA tensor) when this process has one.
+        Raises ``ObjectNotFound`` (a miss), ``CorruptObjectError`` (quarantined) or
+        ``NotDecodableHere`` (whole, but this process lacks what decoding needs).
         """
         return self.load(key, socket, verify=verify, device=device)[0]
 
@@ -237,8 +242,8 @@ class Store:
             value = codec.decode(
                 buf, manifest.summary, CodecContext(key, socket, self._secret, device)
             )
-        except ImportError as err:  # this machine lacks the codec's library: not the object
-            raise StorageError(
+        except (ImportError, NotDecodableHere) as err:  # this process lacks something
+            raise NotDecodableHere(
                 f"cannot decode object {key}/{socket} ({manifest.codec}) here: {err}"
             ) from err
         except Exception as err:  # refused pickle, corrupt encoding: unreadable, so a miss

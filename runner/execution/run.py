@@ -194,7 +194,7 @@ class Run:
     def _target_value(self, plan: Plan, done: Dispatched, canon: str, socket: int,
                       stale: list[Ref]) -> tuple[Any, Any]:
         """(value, None), or (None, an awaitable fetching it from the executor)."""
-        from storage import CorruptObjectError, ObjectNotFound
+        from storage import AS_STORED, CorruptObjectError, ObjectNotFound
 
         if canon in plan.run_set:
             if done.states.get(canon) in FINISHED:
@@ -203,7 +203,7 @@ class Run:
         if self.ledger.status(canon) in BROKEN:
             return None, None  # failed in an earlier round of this run
         try:
-            return self.store.get(plan.keys[canon], socket), None
+            return self.store.get(plan.keys[canon], socket, device=AS_STORED), None
         except (ObjectNotFound, CorruptObjectError):
             stale.append((plan.keys[canon], socket))
             return None, None

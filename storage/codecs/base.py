@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from storage.secret import Keyring
 
 
+AS_STORED = "as-stored"  # device=: where the value was when stored, if this process has one
+
+
 @dataclass(frozen=True)
 class CodecContext:
     """What a codec may need besides the value: the object's address (pickles bind

@@ -23,7 +23,12 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from storage.codecs.base import CodecContext
-from storage.errors import StorageError, UnknownKeyError, UntrustedPickleError
+from storage.errors import (
+    NotDecodableHere,
+    StorageError,
+    UnknownKeyError,
+    UntrustedPickleError,
+)
 from storage.secret import KEY_ID_SIZE, TAG_SIZE, Keyring, key_id, pickle_tag, tag_matches
 
 MAGIC = b"DFPKL2\x00\x00"
@@ -127,4 +132,7 @@ class PickleCodec:
         if signer(signed, ring, ctx.key, ctx.socket) is None:
             raise _refuse(ctx, "its authentication tag is wrong (tampered, or signed with "
                           "another key)")
-        return pickle.loads(signed.payload)
+        try:
+            return pickle.loads(signed.payload)
+        except Exception as err:  # authentic bytes: what is missing is in this process
+            raise NotDecodableHere(f"{type(err).__name__}: {err}") from err

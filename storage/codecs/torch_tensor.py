@@ -5,7 +5,8 @@ contiguous; dtypes numpy lacks (bfloat16, float8 variants, ...) are stored as
 same-width signed integers holding the exact bits, with the torch dtype in the
 manifest summary. On read the file is mapped copy-on-write, so the tensor is
 zero-copy, writable (in-place ops touch private pages, never the file) and
-``torch.from_numpy`` has no reason to warn. ``device=`` moves it afterwards:
+``torch.from_numpy`` has no reason to warn. ``device=`` moves it afterwards
+(``AS_STORED``: back onto CUDA if it was stored from CUDA and CUDA is here):
 onto a CUDA device, a large tensor goes through two pinned staging buffers, so
 the copy out of the mapped file overlaps the DMA to the GPU (a plain ``.to()``
 from pageable memory is synchronous and slower; numbers in docs/benchmarks.md).
@@ -15,8 +16,9 @@ from __future__ import annotations
 
 from typing import Any, BinaryIO
 
-from storage.codecs.base import CodecContext
+from storage.codecs.base import AS_STORED, CodecContext
 from storage.codecs.npy import read_npy, write_npy
+from storage.errors import NotDecodableHere
 
 _BITS = {1: "int8", 2: "int16", 4: "int32", 8: "int64"}
 STAGE_BYTES = 64 * 2**20  # per pinned staging buffer; smaller tensors take a plain .to()
@@ -68,9 +70,22 @@ class TorchCodec:
         tensor = torch.from_numpy(array) if array.flags.writeable else torch.tensor(array)
         if summary.get("bitcast"):
             tensor = tensor.view(getattr(torch, summary["dtype"]))
-        if ctx.device is not None:
-            tensor = to_device(tensor, ctx.device)
+        device = _stored_device(summary) if ctx.device == AS_STORED else ctx.device
+        if device is not None:
+            try:
+                tensor = to_device(tensor, device)
+            except (RuntimeError, AssertionError) as err:  # no such device here
+                raise NotDecodableHere(f"cannot move it to {device!r}: {err}") from err
         return tensor
+
+
+def _stored_device(summary: dict[str, Any]) -> str | None:
+    """"cuda" (this process's current CUDA device) for a tensor stored from CUDA when
+    this process can use CUDA; None (the host) otherwise."""
+    import torch
+
+    stored = str(summary.get("device", "cpu"))
+    return "cuda" if stored.startswith("cuda") and torch.cuda.is_available() else None
 
 
 def to_device(tensor: Any, device: Any) -> Any:
