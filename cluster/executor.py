@@ -9,22 +9,20 @@ before dispatch: Ray would leave an unsatisfiable task pending forever.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import os
 import pickle
-import threading
-import time
 import warnings
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import ray
 
 from cluster.connect import ensure_ray
 from cluster.index import RayIndex
-from cluster.worker import NodeFailed, decode_outcome, run_node
-from runner.contracts import ErrorInfo, NodeJob, NodeOutcome, Submission, Upstream
+from cluster.tracking import Tracker
+from cluster.worker import run_node, unwrap
+from runner.contracts import NodeJob, Submission, Upstream
 from runner.errors import DigestflowWarning, ExecutionError
 from runner.events import Events, RunFinished
 from runner.index import Index, StoreIndex
@@ -48,9 +46,8 @@ class RayExecutor:
         self.store: Any = None
         self.embedded = False
         self._remotes: dict[int, Any] = {}
-        self._outcomes: dict[str, Any] = {}  # node id -> its outcome ObjectRef, this run
         self._overrides: dict[str, dict[str, Any]] = {}
-        self._inbox: _Inbox | None = None
+        self._tracker: Tracker | None = None
 
     async def open(self, store: Any, events: Events) -> Index:
         """Connect, or defer: with no cluster to join, a fully cached run needs no Ray."""
@@ -83,37 +80,36 @@ class RayExecutor:
         literal: dict[str, Any] = {}
         names: list[str] = []
         refs: list[Any] = []
-        parents: dict[str, int] = {}  # parent node id -> its position among outcome args
-        digests: dict[str, tuple[int, int]] = {}  # input -> (parent position, socket)
         for name, value in job.inputs.items():
             if isinstance(value, Upstream):
                 names.append(name)
                 refs.append(handles[(value.node, value.socket)])
-                if job.cutoff is not None:
-                    digests[name] = (parents.setdefault(value.node, len(parents)), value.socket)
             else:
                 literal[name] = value
-        spec = {"node_id": job.node_id, "key": job.key, "write": job.write,
-                "inputs": literal, "upstream": names, "cutoff": job.cutoff, "digests": digests}
+        tracker = self._tracking()
+        cut = None if job.cutoff is None else (job.cutoff.recipe, job.cutoff.lookup)
+        spec = (job.node_id, job.key, job.write, literal, tuple(names), cut, tracker.reply)
         remote, opts = self._remote(job.task)
-        # named per node in Ray's dashboard and state API: "train-1 (train)"; parents'
-        # outcomes travel to the worker with their outputs: the digests cutoff needs
-        out = remote.options(name=f"{job.node_id} ({job.task.name})", **opts).remote(
-            spec, *refs, *(self._outcomes[p] for p in parents))
-        outcome_ref, outputs = out[0], list(out[1:])
-        self._outcomes[job.node_id] = outcome_ref
-        if self._inbox is None:
-            self._inbox = _Inbox(asyncio.get_running_loop())
-        return Submission(outputs=outputs,
-                          outcome=_outcome_future(outcome_ref, job.node_id, self._inbox))
+        # named per node in Ray's dashboard and state API: "train-1 (train)"; ``_remote``
+        # takes the name directly (``.options(name=...)`` builds a class per call)
+        out = remote._remote(args=(spec, *refs), name=f"{job.node_id} ({job.task.name})",
+                             **opts)
+        outputs = [out] if job.task.num_returns == 1 else list(out)
+        return Submission(outputs=outputs, outcome=tracker.expect(job.node_id, outputs[0]))
+
+    def _tracking(self) -> Tracker:
+        if self._tracker is None:
+            self._tracker = Tracker(asyncio.get_running_loop(), ray.util.get_node_ip_address())
+        return self._tracker
 
     async def fetch(self, handle: Any) -> Any:
-        return await handle
+        return unwrap(await handle)
 
     async def close(self) -> None:
         self.store = None
-        self._outcomes.clear()
-        self._inbox = None
+        if self._tracker is not None:
+            self._tracker.close()
+            self._tracker = None
 
     def _remote(self, task: Task) -> tuple[Any, dict[str, Any]]:
         """The task's Ray remote function, exported once per process (not once per run),
@@ -125,7 +121,7 @@ class RayExecutor:
         found = self._remotes.get(id(task))
         if found is None:
             opts = {**task.opts.ray_options(), **self._overrides.get(task.name, {}),
-                    "num_returns": task.num_returns + 1}
+                    "num_returns": task.num_returns}
             variant = (pickle.dumps(self.store), repr(sorted(opts.items())))
             per_task = _EXPORTED.setdefault(task, {})
             remote = per_task.get(variant)
@@ -149,79 +145,11 @@ def _bound(task: Task, store: Any) -> Any:
     """The worker function with task and store captured (exported once per process, see
     ``RayExecutor._remote``)."""
 
-    def node_task(spec: dict[str, Any], *upstream: Any) -> Any:
+    def node_task(spec: Any, *upstream: Any) -> Any:
         return run_node(task, store, spec, *upstream)
 
     node_task.__name__ = node_task.__qualname__ = task.name
     return node_task
-
-
-class _Inbox:
-    """Completions handed from Ray's callback thread to the event loop in batches: one
-    loop wake-up for every outcome that arrived meanwhile, not one per outcome."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self._items: list[tuple[Callable[[Any], None], Any]] = []
-        self._lock = threading.Lock()
-        self._woken = False
-
-    def put(self, fn: Callable[[Any], None], arg: Any) -> None:
-        with self._lock:
-            self._items.append((fn, arg))
-            if self._woken:
-                return
-            self._woken = True
-        self.loop.call_soon_threadsafe(self._drain)
-
-    def _drain(self) -> None:
-        with self._lock:
-            items, self._items, self._woken = self._items, [], False
-        for fn, arg in items:
-            fn(arg)
-
-
-def _outcome_future(ref: Any, node_id: str, inbox: _Inbox) -> asyncio.Future[NodeOutcome]:
-    """An asyncio future for the node's outcome, resolved by Ray's completion callback.
-
-    Cheaper than ``await ref`` per node (no chained futures): this runs once
-    per task, and for small tasks the driver's per-task cost is the bottleneck.
-    """
-    result: asyncio.Future[NodeOutcome] = inbox.loop.create_future()
-    start = time.perf_counter()
-
-    def settle(done: concurrent.futures.Future[Any]) -> None:
-        outcome = _to_outcome(done, node_id, start)
-        if not result.done():
-            result.set_result(outcome)
-
-    ref.future().add_done_callback(lambda done: inbox.put(settle, done))
-    return result
-
-
-def _to_outcome(done: concurrent.futures.Future[Any], node_id: str, start: float) -> NodeOutcome:
-    try:
-        return decode_outcome(done.result())
-    except ray.exceptions.RayTaskError as err:
-        cause = err.as_instanceof_cause()
-        failed = getattr(cause, "cause", None) or cause
-        if isinstance(failed, NodeFailed):
-            if failed.node_id != node_id:
-                return NodeOutcome(upstream_failed=failed.node_id)
-            if failed.stale:
-                return NodeOutcome(stale=[failed.stale])
-            return NodeOutcome(error=failed.info)
-        return _error(err, start)
-    except ray.exceptions.RayError as err:  # worker crashed past retries, node died...
-        return _error(err, start)
-    except Exception as err:  # noqa: BLE001 - an unreadable outcome fails its node, never hangs
-        return _error(err, start)
-
-
-def _error(err: BaseException, start: float) -> NodeOutcome:
-    info = ErrorInfo(type=type(err).__name__, message=str(err).strip().splitlines()[-1]
-                     if str(err).strip() else type(err).__name__, traceback=str(err))
-    return NodeOutcome(seconds=time.perf_counter() - start, error=info)
 
 
 def check_feasible(task: Task, total: Mapping[str, float], *, embedded: bool) -> dict[str, Any]:

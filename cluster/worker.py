@@ -1,26 +1,29 @@
 """The Ray task that runs one node on a worker.
 
-Returns ``num_returns + 1`` objects: a small NodeOutcome first, then one
-object per output socket, so downstream tasks receive upstream ObjectRefs
-directly and only the outcome travels to the driver. The outcome travels
-pickled (``encode_outcome``): Ray would pickle it with cloudpickle, four
-times slower for these small records, once on the worker and again on each
-child that reads its digests. A failure is raised as
-``NodeFailed`` carrying the node id, so a downstream task that Ray fails
-with the same error can tell it was skipped, not broken.
+Returns one object per output socket, nothing else: each output travels as
+``Carried(value, digest)``, its content digest beside it, so a child's early
+cutoff (``runner.cutoff``) reads its parents' digests from the inputs it
+receives anyway, with no extra argument per parent. The ``NodeOutcome`` the
+driver needs goes to it over ``cluster.reports``, sent after the outputs are
+stored and before they are returned. A failure is reported the same way and
+raised as ``NodeFailed`` carrying the node id, so a downstream task that Ray
+fails with the same error can tell it was skipped, not broken.
 """
 
 from __future__ import annotations
 
-import os
-import pickle
+import time
 from typing import Any
 
-import ray
-
-from runner.contracts import ErrorInfo, NodeOutcome, WorkerInfo
+from cluster import reports
+from runner.contracts import Cutoff, ErrorInfo, NodeOutcome
 from runner.task import Task
 from runner.work import StaleInput, error_info, execute_node
+
+# (node id, key, write, literal inputs, upstream input names, cutoff (recipe, lookup) or
+# None, where to report)
+Spec = tuple[str, str, bool, dict[str, Any], tuple[str, ...], "tuple[str, bool] | None",
+             reports.Reply]
 
 
 class NodeFailed(Exception):
@@ -39,52 +42,57 @@ class NodeFailed(Exception):
         return f"node {self.node_id!r}: {self.info}"
 
 
-def run_node(task: Task, store: Any, spec: dict[str, Any], *upstream: Any) -> Any:
-    """Worker body: ``spec`` holds id, key, write flag, literal/cached inputs, upstream
-    names, and the cutoff settings; ``upstream`` is the upstream values, then the
-    outcomes of the parents whose output digests cutoff needs."""
+class Carried:
+    """One output of a node as Ray holds it: the value and its content digest (None
+    where nothing was stored)."""
+
+    __slots__ = ("value", "digest")
+
+    def __init__(self, value: Any, digest: str | None) -> None:
+        self.value = value
+        self.digest = digest
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Carried, (self.value, self.digest)
+
+
+def unwrap(obj: Any) -> Any:
+    """The value of an output as Ray returned it."""
+    return obj.value if type(obj) is Carried else obj
+
+
+def run_node(task: Task, store: Any, spec: Spec, *upstream: Any) -> Any:
+    """Worker body: ``spec`` (see ``Spec``); ``upstream``: the upstream outputs, in the
+    order of the spec's upstream names."""
     from cluster import metrics
 
-    inputs = dict(spec["inputs"])
-    n = len(spec["upstream"])
-    inputs.update(zip(spec["upstream"], upstream[:n], strict=True))
-    outcomes = [decode_outcome(o) for o in upstream[n:]]
-    digests = {name: outcomes[i].digest(s) for name, (i, s) in spec["digests"].items()}
+    node_id, key, write, literal, names, cut, reply = spec
+    inputs = dict(literal)
+    digests: dict[str, str | None] = {}
+    for name, got in zip(names, upstream, strict=True):
+        inputs[name] = unwrap(got)
+        digests[name] = got.digest if type(got) is Carried else None
+    cutoff = Cutoff(recipe=cut[0], lookup=cut[1]) if cut is not None else None
+    start = time.perf_counter()
     try:
-        values, outcome = execute_node(task, spec["key"], inputs, store, write=spec["write"],
-                                       cutoff=spec["cutoff"], digests=digests)
+        values, outcome = execute_node(task, key, inputs, store, write=write,
+                                       cutoff=cutoff, digests=digests)
     except StaleInput as err:
-        raise NodeFailed(spec["node_id"], None, err.ref) from None
+        reports.try_send(reply, node_id, NodeOutcome(stale=[err.ref]))
+        raise NodeFailed(node_id, None, err.ref) from None
     except Exception as err:
         metrics.task_failed(task.name)
-        raise NodeFailed(spec["node_id"], error_info(err)) from None
-    outcome.worker = WorkerInfo(pid=os.getpid(), node=_node_id(), gpu_ids=tuple(
-        str(g) for g in ray.get_gpu_ids()) if task.opts.num_gpus else ())
+        info = error_info(err)
+        reports.try_send(reply, node_id, NodeOutcome(
+            error=info, seconds=time.perf_counter() - start))
+        raise NodeFailed(node_id, info) from None
     if outcome.reused_from is None:  # reused: the function did not run here
         metrics.task_done(task.name, outcome)
-    if task.num_returns == 1:
-        return encode_outcome(outcome), values[0]
-    return (encode_outcome(outcome), *values)
-
-
-def encode_outcome(outcome: NodeOutcome) -> bytes:
-    return pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def decode_outcome(data: bytes) -> NodeOutcome:
-    """The outcome a digestflow worker returned (our own bytes, beside the outputs Ray
-    already unpickles from the same workers)."""
-    outcome = pickle.loads(data)
-    if not isinstance(outcome, NodeOutcome):
-        raise TypeError(f"expected a NodeOutcome, got {type(outcome).__name__}")
-    return outcome
-
-
-_NODE: list[str] = []
-
-
-def _node_id() -> str:
-    """This worker's Ray node id (asked once per process: it never changes)."""
-    if not _NODE:
-        _NODE.append(ray.get_runtime_context().get_node_id())
-    return _NODE[0]
+    try:
+        reports.send(reply, node_id, outcome)
+    except OSError as err:  # stored, but the driver never heard: a failure, not cached
+        raise NodeFailed(node_id, ErrorInfo(
+            type="ReportLost", message=f"could not report to the driver at {reply[0]}:"
+            f"{reply[1]}: {err}", traceback="")) from None
+    carried = [Carried(v, outcome.digest(s)) for s, v in enumerate(values)]
+    return carried[0] if task.num_returns == 1 else tuple(carried)

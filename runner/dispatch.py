@@ -15,12 +15,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.contracts import Cutoff, Executor, NodeOutcome, Ref
+from runner.contracts import Cutoff, ErrorInfo, Executor, NodeOutcome, Ref
 from runner.execution.ledger import Ledger
 from runner.graph import Graph
 from runner.index import Index
 from runner.plan import Plan
-from runner.scheduler import SUBMITTED, Scheduler
+from runner.scheduler import FINISHED, SUBMITTED, Scheduler
 
 Recorded = Callable[[list[str]], Awaitable[None]]
 
@@ -42,7 +42,7 @@ async def dispatch(graph: Graph, plan: Plan, executor: Executor, index: Index, l
     sched = Scheduler(parents, pipelined=executor.pipelined)
     out = Dispatched()
     finished: asyncio.Queue[tuple[str, asyncio.Future[Any]]] = asyncio.Queue()
-    in_flight = 0
+    in_flight: set[str] = set()  # submitted, not yet settled, skipped or held
     recorder = _Recorder(index, recorded)
     position = {nid: i for i, nid in enumerate(plan.run)}
     while True:
@@ -52,16 +52,18 @@ async def dispatch(graph: Graph, plan: Plan, executor: Executor, index: Index, l
             out.handles.update({(nid, s): h for s, h in enumerate(sub.outputs)})
             fut = asyncio.ensure_future(sub.outcome)
             fut.add_done_callback(lambda f, nid=nid: finished.put_nowait((nid, f)))
-            in_flight += 1
+            in_flight.add(nid)
             ledger.started(nid)
         if not in_flight:
             break
         done = [await finished.get()]
         while not finished.empty():  # settle everything already finished in one pass
             done.append(finished.get_nowait())
-        in_flight -= len(done)
         for nid, fut in sorted(done, key=lambda d: position[d[0]]):
-            _settle(sched, ledger, out, nid, fut.result(), recorder)
+            in_flight.difference_update(_settle(sched, ledger, out, nid, fut.result(),
+                                                recorder))
+            if sched.state(nid) != SUBMITTED:
+                in_flight.discard(nid)  # else an ancestor's report will skip or hold it
         recorder.maybe_flush()
     await recorder.flush()
     out.states = sched.states()
@@ -69,9 +71,17 @@ async def dispatch(graph: Graph, plan: Plan, executor: Executor, index: Index, l
 
 
 def _settle(sched: Scheduler, ledger: Ledger, out: Dispatched, nid: str,
-            outcome: NodeOutcome, recorder: _Recorder) -> None:
-    if outcome.upstream_failed is not None or sched.state(nid) != SUBMITTED:
-        return  # never ran, or reported late: an ancestor's report skipped or held it
+            outcome: NodeOutcome, recorder: _Recorder) -> list[str]:
+    """Apply one outcome; returns the descendants it skipped or held (no longer awaited)."""
+    if sched.state(nid) != SUBMITTED:
+        return []  # reported late: an ancestor's report skipped or held it
+    if outcome.upstream_failed is not None:
+        root = outcome.upstream_failed
+        if sched.states().get(root) not in FINISHED:  # rare: a copy of the states is fine
+            return []  # never ran: the ancestor's own report skips or holds it
+        outcome = NodeOutcome(error=ErrorInfo(  # the ancestor reported success, then broke
+            type="UpstreamLost", message=f"an output of node {root!r} could not be delivered "
+            "to this node", traceback=""))
     if outcome.ok and outcome.reused_from is not None:
         sched.reused(nid)
         recorder.add(outcome.manifests)
@@ -81,13 +91,15 @@ def _settle(sched: Scheduler, ledger: Ledger, out: Dispatched, nid: str,
         recorder.add(outcome.manifests)
         ledger.executed(nid, outcome)
     elif outcome.stale:
-        sched.stale(nid)
         out.stale.extend(outcome.stale)
+        return sched.stale(nid)
     else:
         skipped = sched.failed(nid)
         ledger.failed(nid, outcome)
         for child in skipped:
             ledger.skipped(child)
+        return skipped
+    return []
 
 
 class _Recorder:

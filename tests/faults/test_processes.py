@@ -181,3 +181,66 @@ def test_worker_killed_without_retries_fails_clearly_and_is_not_cached(tmp_path,
         assert sorted(runlog.take()) == ["after", "crash"], "the failure was not cached"
     finally:
         kill_index_actor(root)
+
+
+def _die(*_args, **_kw) -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@task(max_retries=2)
+def dies_before_report(label: str, x: int, flag: str) -> int:
+    """The first time it runs, its Ray worker stores the output and is then SIGKILLed
+    where it would report to the driver (the patch lives and dies with that worker)."""
+    from cluster import reports
+
+    record(label)
+    if not os.path.exists(flag):
+        Path(flag).touch()
+        reports.send = _die
+    return x * 2
+
+
+def _stored(root: str, key: str) -> int:
+    return open_store(root).get(key, 0)
+
+
+@pytest.mark.slow
+def test_worker_killed_after_storing_before_reporting_is_retried_from_the_store(tmp_path, runlog,
+                                                                 ray_session):
+    from tests.conftest import kill_index_actor
+
+    root, flag = str(tmp_path / "store"), str(tmp_path / "flag")
+    try:
+        result = run(step.bind("after", dies_before_report.bind("dies", source.bind("src", 4),
+                                                                 flag)), store=root)
+        assert result.values == 9 and result.failed == []
+        assert sorted(runlog.take()) == ["after", "dies", "src"], "the function ran once"
+        dies = next(r for r in result.report if r.task == "dies_before_report")
+        assert (dies.status, dies.reused_from) == ("reused", dies.key), \
+            "Ray's retry served the output the killed worker had stored"
+    finally:
+        kill_index_actor(root)
+
+
+@pytest.mark.slow
+def test_worker_killed_before_reporting_is_a_failure_and_keeps_what_it_stored(tmp_path, runlog,
+                                                                              ray_session):
+    from tests.conftest import kill_index_actor
+
+    root, flag = str(tmp_path / "store"), str(tmp_path / "flag")
+    dies = dies_before_report.options(max_retries=0)
+    try:
+        with pytest.raises(RunError, match="dies_before_report") as info:
+            run(step.bind("after", dies.bind("dies", source.bind("src", 4), flag)), store=root)
+        report = {r.id: r for r in info.value.result.report}
+        assert sorted(r.status for r in report.values()) == ["executed", "failed", "skipped"]
+        failed = next(r for r in report.values() if r.status == "failed")
+        assert failed.task == "dies_before_report", "the error names the node that died"
+        assert _stored(root, failed.key) == 8, "the output it stored before dying is kept"
+        assert sorted(runlog.take()) == ["dies", "src"]
+        result = run(step.bind("after", dies.bind("dies", source.bind("src", 4), flag)),
+                     store=root)
+        assert result.values == 9
+        assert runlog.take() == ["after"], "the stored output is served, not computed again"
+    finally:
+        kill_index_actor(root)

@@ -1,0 +1,127 @@
+"""The outcomes a run awaits from its Ray tasks: reported by workers, or found by a watchdog.
+
+State: one future per submitted node, resolved by the node's report
+(``cluster.reports``). A task can end without reporting: Ray failed it
+because an input could not be computed, its worker crashed past its retries,
+or the report was lost. The watchdog finds those without fetching any output:
+when no report arrived for a while, it asks Ray which awaited tasks already
+ended (``ray.wait`` without fetching); one that ended and is still unreported
+a poll later is settled from its output object, which is then an error
+(small) or, if its report was lost, an output that is stored but reported as
+a failure (never as success: the driver never saw its manifests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+
+from cluster.reports import ReportServer
+from cluster.worker import NodeFailed
+from runner.contracts import ErrorInfo, NodeOutcome
+
+FIRST_POLL = 0.05  # seconds without a report before the watchdog looks
+LAST_POLL = 1.0  # it backs off to this while nothing happens
+
+
+@dataclass(frozen=True, slots=True)
+class _Awaited:
+    future: asyncio.Future[NodeOutcome]
+    ref: Any  # the node's first output ObjectRef
+    start: float
+
+
+class Tracker:
+    """Futures of this run's submitted nodes; see the module docstring."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, host: str) -> None:
+        self.loop = loop
+        self.server = ReportServer(loop, host, self._deliver)
+        self.reply = self.server.reply
+        self.waiting: dict[str, _Awaited] = {}
+        self._heard = False
+        self._watch = loop.create_task(self._watchdog())
+
+    def expect(self, node_id: str, ref: Any) -> asyncio.Future[NodeOutcome]:
+        """The future of ``node_id``'s outcome (a resubmission replaces an earlier one)."""
+        fut: asyncio.Future[NodeOutcome] = self.loop.create_future()
+        self.waiting[node_id] = _Awaited(fut, ref, time.perf_counter())
+        return fut
+
+    def close(self) -> None:
+        self._watch.cancel()
+        self.server.close()
+        self.waiting.clear()
+
+    def _deliver(self, reports: list[tuple[str, NodeOutcome]]) -> None:
+        self._heard = True
+        for node_id, outcome in reports:
+            awaited = self.waiting.pop(node_id, None)
+            if awaited is not None and not awaited.future.done():
+                awaited.future.set_result(outcome)
+
+    async def _watchdog(self) -> None:
+        delay, suspects = FIRST_POLL, set[str]()
+        while True:
+            await asyncio.sleep(delay)
+            if self._heard or not self.waiting:
+                self._heard, delay, suspects = False, FIRST_POLL, set()
+                continue
+            delay = min(delay * 2, LAST_POLL)
+            self.server.drain()
+            ended = self._ended()
+            settle = [nid for nid in ended if nid in suspects]
+            suspects = set(ended) - set(settle)
+            if settle:
+                await self._settle(settle)
+
+    def _ended(self) -> list[str]:
+        """Awaited nodes whose task ended, in submission order."""
+        items = list(self.waiting.items())
+        ready, _ = ray.wait([a.ref for _, a in items], num_returns=len(items), timeout=0,
+                            fetch_local=False)
+        done = set(ready)
+        return [nid for nid, a in items if a.ref in done]
+
+    async def _settle(self, node_ids: list[str]) -> None:
+        """Outcomes of tasks that ended unreported, set in submission order (a parent's
+        failure before the child's, so the child is skipped, not failed)."""
+        awaited = [(nid, self.waiting[nid]) for nid in node_ids]
+        outcomes = await asyncio.gather(*(_outcome(nid, a) for nid, a in awaited))
+        for (nid, a), outcome in zip(awaited, outcomes, strict=True):
+            if self.waiting.get(nid) is a:
+                del self.waiting[nid]
+            if not a.future.done():
+                a.future.set_result(outcome)
+
+
+async def _outcome(node_id: str, awaited: _Awaited) -> NodeOutcome:
+    try:
+        await asyncio.wrap_future(awaited.ref.future())
+    except ray.exceptions.RayTaskError as err:
+        cause = err.as_instanceof_cause()
+        failed = getattr(cause, "cause", None) or cause
+        if isinstance(failed, NodeFailed):
+            if failed.node_id != node_id:
+                return NodeOutcome(upstream_failed=failed.node_id)
+            if failed.stale:
+                return NodeOutcome(stale=[failed.stale])
+            return NodeOutcome(error=failed.info)
+        return _error(err, awaited.start)
+    except Exception as err:  # noqa: BLE001 - worker crashed past retries, node died...
+        return _error(err, awaited.start)
+    return NodeOutcome(seconds=time.perf_counter() - awaited.start, error=ErrorInfo(
+        type="ReportLost", message="the task finished but its report never reached the "
+        "driver; its outputs may be stored, and a later run will find them", traceback=""))
+
+
+def _error(err: BaseException, start: float) -> NodeOutcome:
+    text = str(err).strip()
+    info = ErrorInfo(type=type(err).__name__,
+                     message=text.splitlines()[-1] if text else type(err).__name__,
+                     traceback=str(err))
+    return NodeOutcome(seconds=time.perf_counter() - start, error=info)
