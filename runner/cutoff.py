@@ -32,7 +32,8 @@ from runner.task import Task
 log = logging.getLogger("digestflow")
 
 ALIASES = "resolved"
-_TAG = "digestflow.resolved/1"
+_TAG = "digestflow.resolved/1"  # of the recipe digest
+_RESOLVED = b"digestflow.resolved\x00\x02"  # of content keys (2: framed by hand)
 
 
 def recipe_digest(recipe: Mapping[str, Any]) -> str:
@@ -49,10 +50,23 @@ def recipe_digest(recipe: Mapping[str, Any]) -> str:
 
 
 def resolved_key(recipe: str, inputs: Mapping[str, str]) -> str:
-    """The content-resolved key: recipe digest plus input name -> parent output digest."""
-    from keys import digest
+    """The content-resolved key: recipe digest plus input name -> parent output digest.
 
-    return digest((_TAG, recipe, tuple(sorted(inputs.items())))).hex()
+    Every part is a string, so the preimage is framed by hand (a length before
+    each part) and hashed at once: the canonical encoder took ~40 us per node."""
+    import blake3
+
+    h = blake3.blake3(_RESOLVED)
+    h.update(_framed(recipe))
+    for name, digest in sorted(inputs.items()):
+        h.update(_framed(name))
+        h.update(_framed(digest))
+    return h.hexdigest()
+
+
+def _framed(text: str) -> bytes:
+    data = text.encode()
+    return len(data).to_bytes(4, "big") + data
 
 
 def find_reusable(store: Any, rkey: str, task: Task) -> tuple[str, list[Any], list[Any]] | None:
