@@ -28,6 +28,9 @@ import pyarrow.fs as pafs
 TMP_DIR = "tmp"
 _SAFE_OPEN = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 TMP_NAME = re.compile(r"[^/]+\.[0-9]+\.[0-9a-f]{12}\.part")  # what open_atomic writes in tmp/
+# one directory per writing process: writers that share one directory queue on its lock
+# (two Ray workers storing small outputs spent most of a put waiting there)
+TMP_SUBDIR = re.compile(r"w[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ class LocalBackend:
 
     @contextlib.contextmanager
     def open_atomic(self, path: str) -> Iterator[BinaryIO]:
-        """Yield a file in ``tmp/``; on success rename it to ``path``, else remove it."""
+        """Yield a file in ``tmp/w<pid>/``; on success rename it to ``path``, else remove it."""
         final = self._abs(path)
         tmp_dir, tmp = self._tmp_for(path)
         try:
@@ -101,8 +104,9 @@ class LocalBackend:
             raise
 
     def _tmp_for(self, path: str) -> tuple[str, str]:
-        """``tmp/`` and a fresh temporary name there (``TMP_NAME``) for ``path``."""
-        tmp_dir = self._abs(TMP_DIR)
+        """``tmp/w<pid>/`` (``TMP_SUBDIR``) and a fresh temporary name there (``TMP_NAME``)
+        for ``path``."""
+        tmp_dir = self._abs(f"{TMP_DIR}/w{os.getpid()}")
         hint = os.path.basename(path)[:80]
         return tmp_dir, os.path.join(tmp_dir, f"{hint}.{os.getpid()}.{secrets.token_hex(6)}.part")
 

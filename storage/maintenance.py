@@ -26,7 +26,7 @@ from typing import Any
 
 from storage import refs
 from storage.access import merge_access
-from storage.backends import TMP_DIR, TMP_NAME, Backend, FileEntry
+from storage.backends import TMP_DIR, TMP_NAME, TMP_SUBDIR, Backend, FileEntry
 from storage.errors import StorageError
 from storage.layout import object_entries
 from storage.manifest import GcReport, Manifest, StoreStats, Usage, VerifyIssue
@@ -157,6 +157,7 @@ def gc(
         with contextlib.suppress(OSError, AttributeError):  # layout 2's fan-out stays
             backend.remove_empty_dirs(refs.FORMAT_DIRS[refs.LEGACY_LAYOUT])  # type: ignore[attr-defined]
             backend.remove_empty_dirs(QUARANTINE_DIR)  # type: ignore[attr-defined]
+            backend.remove_empty_dirs(TMP_DIR)  # type: ignore[attr-defined]
     return GcReport(
         evicted=tuple(evicted),
         freed_bytes=before - total,
@@ -187,10 +188,17 @@ def _junk(backend: Backend, entries: list[FileEntry], cutoff: float) -> list[str
         if (found := data_ref(e.path)) is not None
         and refs.manifest_path(*found[0], found[1]) not in present
     ]
-    temps = [e for e in backend.list_files(TMP_DIR)
-             if e.path.count("/") == 1 and TMP_NAME.fullmatch(e.path[len(TMP_DIR) + 1:])]
+    temps = [e for e in backend.list_files(TMP_DIR) if _is_temp(e.path)]
     quarantined = [e for e in backend.list_files(QUARANTINE_DIR) if _QUARANTINED.fullmatch(e.path)]
     return sorted(e.path for e in orphans + temps + quarantined if e.mtime <= cutoff)
+
+
+def _is_temp(path: str) -> bool:
+    """``tmp/<TMP_NAME>`` (older writers) or ``tmp/<TMP_SUBDIR>/<TMP_NAME>``."""
+    parts = path.split("/")
+    if len(parts) == 3 and not TMP_SUBDIR.fullmatch(parts[1]):
+        return False
+    return len(parts) in (2, 3) and TMP_NAME.fullmatch(parts[-1]) is not None
 
 
 def verify_all(

@@ -8,7 +8,7 @@ Layout 2 (relative to the store root; what this code writes)::
 
     v2/<key[:2]>/<key>.<socket>.<ext>            object data
     v2/<key[:2]>/<key>.<socket>.manifest.json    written last; no manifest, no object
-    tmp/                                         local temporaries (renamed into place)
+    tmp/w<pid>/                                  local temporaries (renamed into place)
     quarantine/<key>-<socket>-<ns>/              objects that failed verification
     access/<host>-<pid>-<rand>.json              access logs (for LRU gc)
     pins/<name>.json                             named gc roots
