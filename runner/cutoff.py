@@ -10,7 +10,7 @@ it reads. The worker computes it from the digests that travel with the
 upstream outputs, so no driver round trip is needed per level.
 
 - After computing a node, the worker stores an alias document
-  ``resolved/<content key>`` -> {reference key, output digests}.
+  ``resolved.<ab>/<content key>`` -> {reference key, output digests}.
 - A worker about to compute a node whose reference key missed first looks
   the content key up. If the alias exists and the objects under its
   reference key still have the recorded digests, it returns those objects
@@ -34,6 +34,12 @@ log = logging.getLogger("digestflow")
 ALIASES = "resolved"
 _TAG = "digestflow.resolved/1"  # of the recipe digest
 _RESOLVED = b"digestflow.resolved\x00\x02"  # of content keys (2: framed by hand)
+
+
+def alias_kind(rkey: str) -> str:
+    """The document kind of an alias: fanned out by the content key's first byte
+    (``docs/resolved.ab/<content key>.json``), so writers do not share one directory."""
+    return f"{ALIASES}.{rkey[:2]}"
 
 
 def recipe_digest(recipe: Mapping[str, Any]) -> str:
@@ -74,7 +80,7 @@ def find_reusable(store: Any, rkey: str, task: Task) -> tuple[str, list[Any], li
     from storage import AS_STORED, StorageError
 
     try:
-        alias = store.get_doc(ALIASES, rkey)
+        alias = store.get_doc(alias_kind(rkey), rkey)
         source, digests = str(alias["key"]), list(alias["digests"])
         if len(digests) != task.num_returns:
             return None
@@ -97,7 +103,7 @@ def record_alias(store: Any, rkey: str, key: str, manifests: Sequence[Mapping[st
     later cutoff, never this node."""
     digests = [m["content_digest"] for m in sorted(manifests, key=lambda m: m["socket"])]
     try:
-        store.put_doc(ALIASES, rkey, {"key": key, "digests": digests})
+        store.put_doc(alias_kind(rkey), rkey, {"key": key, "digests": digests})
     except Exception as err:
         log.debug("digestflow: could not record the content alias of %s: %s", key, err)
 
