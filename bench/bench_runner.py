@@ -13,7 +13,7 @@
    intermediates: peak driver RSS growth vs a driver that ray.get()s each
    stage. Target: only the target's bytes.
 
-    .venv/bin/python bench/bench_runner.py [--quick] [--repeats N]
+    .venv/bin/python bench/bench_runner.py [--quick] [--repeats N] [--skip 0,1,3]
 """
 
 from __future__ import annotations
@@ -234,17 +234,25 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
     parser.add_argument("--repeats", type=int, default=None,
                         help="repeats of the uncached comparison, best taken (default 3; 1 quick)")
+    parser.add_argument("--skip", default="", help="benchmarks to skip, e.g. 0,1,3")
     args = parser.parse_args()
-    bench_fresh_cluster(200 if args.quick else 1000, args.quick)  # leaves its cluster up
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    if "0" in skip:
+        start_ray(args.quick)
+    else:
+        bench_fresh_cluster(200 if args.quick else 1000, args.quick)  # leaves its cluster up
     with tempfile.TemporaryDirectory(prefix="bench-runner-") as tmp:
         t0 = time.perf_counter()
         run(leaf.bind(-1), store=f"{tmp}/warmup")
         print(f"    a run on a new store (Ray already up, starts that store's index actor): "
               f"{time.perf_counter() - t0:.2f} s")
-        bench_cached_rerun(1000 if args.quick else 10_000, f"{tmp}/cached")
+        if "1" not in skip:
+            bench_cached_rerun(1000 if args.quick else 10_000, f"{tmp}/cached")
         repeats = args.repeats or (1 if args.quick else 3)
-        bench_uncached(200 if args.quick else 1000, f"{tmp}/uncached", repeats)
-        bench_driver_bytes(32 if args.quick else 256, f"{tmp}/bytes")
+        if "2" not in skip:
+            bench_uncached(200 if args.quick else 1000, f"{tmp}/uncached", repeats)
+        if "3" not in skip:
+            bench_driver_bytes(32 if args.quick else 256, f"{tmp}/bytes")
     ray.shutdown()
 
 
