@@ -134,6 +134,16 @@ class Signer:
                 gc.enable()
         return keys
 
+    def literal_parts(self, key: Key) -> tuple[str, tuple[tuple[str, bytes], ...]]:
+        """(identity, ((name, framed literal), ...)) of a key this signer produced: what its
+        recipe holds besides the links, hashable and without building the recipe."""
+        try:
+            identity, lits, _links, _resolve = self._recipes[key]
+        except KeyError:
+            raise KeyError(f"{key!r} was not signed by this signer") from None
+        return identity, tuple((name, self.literal(name, value, None, identity))
+                               for name, value in lits)
+
     def recipe(self, key: Key) -> Recipe:
         """What went into ``key`` (a key this signer produced)."""
         try:

@@ -103,13 +103,13 @@ class Run:
         if not self.cutoff or self.cache not in ("use", "refresh") or not opts.cache \
                 or opts.volatile or not node.links:
             return None
-        full = self.signed.signer.recipe(self.signed.keys[nid])
+        signer, key = self.signed.signer, self.signed.keys[nid]
         # the digest leaves the links out, so nodes of one task with the same literals
         # share it (the code parts follow from the identity): computed once per run
-        part = (full.identity, full.literals)
+        part = signer.literal_parts(key)
         recipe = self._recipes.get(part)
         if recipe is None:
-            recipe = self._recipes[part] = recipe_digest(full.to_dict())
+            recipe = self._recipes[part] = recipe_digest(signer.recipe(key).to_dict())
         return Cutoff(recipe=recipe, lookup=self.cache == "use")
 
     async def plan(self, refs: list[Ref], *, first: bool) -> Plan:

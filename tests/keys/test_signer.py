@@ -286,3 +286,21 @@ def test_identities_and_names_must_be_strings() -> None:
         Signer().sign_node(5, {}, {})  # type: ignore[arg-type]
     with pytest.raises(SigningError, match="must be str, got 1"):
         Signer().sign_node("f", {1: "x"}, {})  # type: ignore[dict-item]
+
+
+def test_literal_parts_ignore_links_and_follow_identity_and_literals() -> None:
+    """What early cutoff keys its recipe digest on: nodes of one task with the same
+    literals share it whatever they link to; any other identity or literal differs."""
+    s = Signer()
+    a, b = s.sign_node("t", {"x": 1}, {}), s.sign_node("t", {"x": 2}, {})
+    big = np.arange(1000)
+    one = s.sign_node("u", {"k": "v", "arr": big}, {"in": (a, 0)})
+    two = s.sign_node("u", {"arr": big, "k": "v"}, {"in": (b, 0)})
+    assert one != two and s.literal_parts(one) == s.literal_parts(two)
+    assert s.literal_parts(one)[0] == "u"
+    others = [s.sign_node("w", {"k": "v", "arr": big}, {"in": (a, 0)}),
+              s.sign_node("u", {"k": "v2", "arr": big}, {"in": (a, 0)}),
+              s.sign_node("u", {"k": "v", "arr": big + 1}, {"in": (a, 0)})]
+    assert len({s.literal_parts(k) for k in [one, *others]}) == 4
+    with pytest.raises(KeyError, match="not signed by this signer"):
+        Signer().literal_parts(one)
