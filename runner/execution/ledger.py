@@ -135,6 +135,8 @@ class Ledger:
         self._emit(kind, rec)
 
     def _emit(self, kind: EventKind, rec: NodeRecord) -> None:
+        if not self.events.node:
+            return  # nobody listens (no display, no on_event): build no event
         self.events.emit(NodeEvent(kind=kind, node_id=rec.id, task=rec.task, key=rec.key,
                                    seconds=rec.seconds, bytes=rec.bytes, error=rec.error))
 
