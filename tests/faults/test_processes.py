@@ -244,3 +244,44 @@ def test_worker_killed_before_reporting_is_a_failure_and_keeps_what_it_stored(tm
         assert runlog.take() == ["after"], "the stored output is served, not computed again"
     finally:
         kill_index_actor(root)
+
+
+@task(max_retries=0)
+def loses_report(label: str, x: int) -> int:
+    """Its worker stores the output, then its report is lost on the way (sent nowhere,
+    no error): only this one report, the worker serves later tasks as usual."""
+    from cluster import reports
+
+    record(label)
+    send = reports.send
+
+    def lost_once(*_args, **_kw) -> None:
+        reports.send = send
+
+    reports.send = lost_once
+    return x * 3
+
+
+@pytest.mark.slow
+def test_a_lost_report_is_a_failure_never_a_silent_success(tmp_path, runlog, ray_session):
+    """The task ended and Ray holds its output, but the driver never heard: the watchdog
+    settles it as failed (the driver has none of its manifests) and the run does not hang;
+    what it stored stays stored and the next run reads it."""
+    from tests.conftest import kill_index_actor
+
+    root = str(tmp_path / "store")
+    try:
+        with pytest.raises(RunError, match="ReportLost") as info:
+            run(step.bind("after", loses_report.bind("lost", source.bind("src", 4))), store=root)
+        report = {r.task: r for r in info.value.result.report}
+        assert (report["source"].status, report["loses_report"].status) == ("executed", "failed")
+        # the child got the (valid) output through Ray: it ran on it, or was skipped if
+        # the watchdog settled its parent first
+        assert report["step"].status in ("executed", "skipped")
+        assert _stored(root, report["loses_report"].key) == 12
+        assert "lost" in runlog.take()
+        result = run(step.bind("after", loses_report.bind("lost", source.bind("src", 4))),
+                     store=root)
+        assert result.values == 13 and "lost" not in runlog.take(), "its stored output is read"
+    finally:
+        kill_index_actor(root)
