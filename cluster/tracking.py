@@ -14,6 +14,7 @@ a failure (never as success: the driver never saw its manifests).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from cluster.reports import ReportServer
 from cluster.worker import NodeFailed
 from runner.contracts import ErrorInfo, NodeOutcome
 
+log = logging.getLogger("digestflow")
 FIRST_POLL = 0.05  # seconds without a report before the watchdog looks
 LAST_POLL = 1.0  # it backs off to this while nothing happens
 
@@ -73,7 +75,11 @@ class Tracker:
                 continue
             delay = min(delay * 2, LAST_POLL)
             self.server.drain()
-            ended = self._ended()
+            try:
+                ended = self._ended()
+            except Exception as err:  # noqa: BLE001 - Ray going away: the watchdog must live
+                log.debug("digestflow: the report watchdog could not ask Ray: %s", err)
+                continue
             settle = [nid for nid in ended if nid in suspects]
             suspects = set(ended) - set(settle)
             if settle:
