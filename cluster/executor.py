@@ -88,14 +88,18 @@ class RayExecutor:
                 literal[name] = value
         tracker = self._tracking()
         cut = None if job.cutoff is None else (job.cutoff.recipe, job.cutoff.lookup)
-        spec = (job.node_id, job.key, job.write, literal, tuple(names), cut, tracker.reply)
+        leased = job.lease is not None
+        spec = (job.node_id, job.key, job.write, literal, tuple(names), cut, tracker.reply,
+                leased)
         remote, opts = self._remote(job.task)
         # named per node in Ray's dashboard and state API: "train-1 (train)"; ``_remote``
-        # takes the name directly (``.options(name=...)`` builds a class per call)
-        out = remote._remote(args=(spec, *refs), name=f"{job.node_id} ({job.task.name})",
-                             **opts)
+        # takes the name directly (``.options(name=...)`` builds a class per call); a
+        # lease handle goes last (the task starts once the index has answered it)
+        args = (spec, *refs, job.lease) if leased else (spec, *refs)
+        out = remote._remote(args=args, name=f"{job.node_id} ({job.task.name})", **opts)
         outputs = [out] if job.task.num_returns == 1 else list(out)
-        return Submission(outputs=outputs, outcome=tracker.expect(job.node_id, outputs[0]))
+        return Submission(outputs=outputs,
+                          outcome=tracker.expect(job.node_id, outputs[0], leased=leased))
 
     def _tracking(self) -> Tracker:
         if self._tracker is None:

@@ -33,7 +33,7 @@ from typing import Any
 import blake3
 import ray
 
-from runner.index import STORED, StoreIndex
+from runner.index import STORED, LeaseTicket, StoreIndex
 
 INDEX_VERSION = "4"  # 4: forgets what was deleted when the store's epoch changes
 NAMESPACE = "digestflow"
@@ -119,6 +119,13 @@ class IndexActor:
                 out[key] = holder[0]
         return out
 
+    def refused(self, keys: Sequence[str], owner: str, ttl: float,
+                reuse: bool = True) -> dict[str, str]:
+        """``acquire``, answering only the keys not granted (usually none): the answer
+        every task of a run's first round checks before it runs."""
+        return {k: h for k, h in self.acquire(keys, owner, ttl, reuse=reuse).items()
+                if h != owner}
+
     def release(self, keys: Sequence[str], owner: str) -> None:
         for key in keys:
             if self.leases.get(key, ("", 0))[0] == owner:
@@ -146,6 +153,15 @@ def index_name(store_uri: str) -> str:
 _ACTOR_CLASS: list[Any] = []
 
 
+def find_or_start_index_actor(store_uri: str) -> tuple[Any, bool]:
+    """(the store's index actor, whether it is new): a live actor is found by name; else
+    one is started, and its first answer is a worker process away (~0.5 s)."""
+    try:
+        return ray.get_actor(index_name(store_uri), namespace=NAMESPACE), False
+    except ValueError:  # none yet (or it died for good): start one
+        return get_index_actor(store_uri), True
+
+
 def get_index_actor(store_uri: str) -> Any:
     """The store's index actor, created on first use; detached so it outlives drivers.
 
@@ -168,13 +184,22 @@ class RayIndex:
     """The runner's Index protocol over the actor: one actor call per batch.
 
     A dead actor is created again once; after that the store is the index, and
-    leases are the store's lock files (a local store) or this process's only."""
+    leases are the store's lock files (a local store) or this process's only.
+
+    An actor this run had to start (none was running for the store) knows
+    nothing the store does not until it first answers, which takes a worker
+    process's start (~0.5 s): meanwhile lookups read the store itself, and the
+    run's first leases are asked with ``acquire_soon``, so its tasks are
+    dispatched while the actor starts.
+    """
 
     def __init__(self, store_uri: str) -> None:
         self.store_uri = store_uri
         self.actor: Any = None
+        self.answered = False  # the actor has answered a call: it is up
         self.fallback: StoreIndex | None = None
         self.fallback_leases: Any = None  # lock files, once fallen back on a local store
+        self._store: Any = None
         self.lookups = 0
         self._recreate()
 
@@ -184,7 +209,9 @@ class RayIndex:
             if self.fallback is not None:
                 break
             try:
-                return await getattr(self.actor, method).remote(*args, **kwargs)
+                out = await getattr(self.actor, method).remote(*args, **kwargs)
+                self.answered = True
+                return out
             except (ray.exceptions.RayActorError, ray.exceptions.ActorUnschedulableError):
                 if attempt == 0:
                     self._recreate()
@@ -192,9 +219,31 @@ class RayIndex:
 
     def _recreate(self) -> None:
         try:
-            self.actor = get_index_actor(self.store_uri)
+            self.actor, new = find_or_start_index_actor(self.store_uri)
+            self.answered = not new
         except (ray.exceptions.RayError, ValueError):
             self._fall_back()
+
+    def acquire_soon(self, keys: Sequence[str], owner: str, ttl: float, *,
+                     reuse: bool = True) -> LeaseTicket | None:
+        """Leases from an actor that has not answered yet, asked without waiting for it;
+        None once it has (``acquire`` is one round trip then) or after a fallback."""
+        if self.answered or self.fallback is not None:
+            return None
+        ref = self.actor.refused.remote(list(keys), owner, ttl, reuse=reuse)
+        return LeaseTicket(handle=ref, answer=self._answer(ref))
+
+    async def _answer(self, ref: Any) -> dict[str, str]:
+        refused = await ref
+        self.answered = True
+        return refused
+
+    def _store_now(self) -> Any:
+        if self._store is None:
+            from storage import open_store
+
+            self._store = open_store(self.store_uri)
+        return self._store
 
     @property
     def shares_leases(self) -> bool:
@@ -204,9 +253,8 @@ class RayIndex:
     def _fall_back(self) -> StoreIndex:
         if self.fallback is None:
             from runner.lease_tables import LockFileTable
-            from storage import open_store
 
-            store = open_store(self.store_uri)
+            store = self._store_now()
             if store.backend.is_local:  # other drivers on this store still see these
                 self.fallback_leases = LockFileTable(store)
             self.fallback = StoreIndex(store)
@@ -216,6 +264,8 @@ class RayIndex:
         from storage import Manifest
 
         self.lookups += 1
+        if not self.answered and self.fallback is None:  # a new actor would ask the store
+            return dict(self._store_now().manifests_many(refs))
         found = await self._call("lookup", list(refs))
         return {tuple(ref): m if isinstance(m, Manifest) else Manifest.from_dict(m)
                 for ref, m in found.items()}

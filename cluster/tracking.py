@@ -28,6 +28,7 @@ from runner.contracts import ErrorInfo, NodeOutcome
 log = logging.getLogger("digestflow")
 FIRST_POLL = 0.05  # seconds without a report before the watchdog looks
 LAST_POLL = 1.0  # it backs off to this while nothing happens
+UNANSWERED = "<index died before answering>"  # a held node's holder when no lease was decided
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class _Awaited:
     future: asyncio.Future[NodeOutcome]
     ref: Any  # the node's first output ObjectRef
     start: float
+    leased: bool = False  # the task checks a lease answer (``NodeJob.lease``)
 
 
 class Tracker:
@@ -48,10 +50,11 @@ class Tracker:
         self._heard = False
         self._watch = loop.create_task(self._watchdog())
 
-    def expect(self, node_id: str, ref: Any) -> asyncio.Future[NodeOutcome]:
+    def expect(self, node_id: str, ref: Any, *,
+               leased: bool = False) -> asyncio.Future[NodeOutcome]:
         """The future of ``node_id``'s outcome (a resubmission replaces an earlier one)."""
         fut: asyncio.Future[NodeOutcome] = self.loop.create_future()
-        self.waiting[node_id] = _Awaited(fut, ref, time.perf_counter())
+        self.waiting[node_id] = _Awaited(fut, ref, time.perf_counter(), leased)
         return fut
 
     def close(self) -> None:
@@ -116,7 +119,11 @@ async def _outcome(node_id: str, awaited: _Awaited) -> NodeOutcome:
                 return NodeOutcome(upstream_failed=failed.node_id)
             if failed.stale:
                 return NodeOutcome(stale=[failed.stale])
+            if failed.held:
+                return NodeOutcome(held=failed.held)
             return NodeOutcome(error=failed.info)
+        if awaited.leased and isinstance(failed, ray.exceptions.RayActorError):
+            return NodeOutcome(held=UNANSWERED)  # the index died before its lease answer
         return _error(err, awaited.start)
     except Exception as err:  # noqa: BLE001 - worker crashed past retries, node died...
         return _error(err, awaited.start)

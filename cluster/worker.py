@@ -21,22 +21,25 @@ from runner.task import Task
 from runner.work import StaleInput, error_info, execute_node
 
 # (node id, key, write, literal inputs, upstream input names, cutoff (recipe, lookup) or
-# None, where to report)
+# None, where to report, whether the last argument is the index's answer to the leases)
 Spec = tuple[str, str, bool, dict[str, Any], tuple[str, ...], "tuple[str, bool] | None",
-             reports.Reply]
+             reports.Reply, bool]
 
 
 class NodeFailed(Exception):
     """A node's function raised (or a cached input of it was stale)."""
 
     def __init__(self, node_id: str, info: ErrorInfo | None,
-                 stale: tuple[str, int] | None = None) -> None:
-        super().__init__(node_id, info, stale)
+                 stale: tuple[str, int] | None = None, held: str | None = None) -> None:
+        super().__init__(node_id, info, stale, held)
         self.node_id = node_id
         self.info = info
         self.stale = stale
+        self.held = held  # its lease went to this holder: not run here
 
     def __str__(self) -> str:
+        if self.held:
+            return f"node {self.node_id!r}: leased to {self.held}, not run here"
         if self.stale:
             return f"node {self.node_id!r}: stale cached input {self.stale[0][:12]}:{self.stale[1]}"
         return f"node {self.node_id!r}: {self.info}"
@@ -63,10 +66,16 @@ def unwrap(obj: Any) -> Any:
 
 def run_node(task: Task, store: Any, spec: Spec, *upstream: Any) -> Any:
     """Worker body: ``spec`` (see ``Spec``); ``upstream``: the upstream outputs, in the
-    order of the spec's upstream names."""
+    order of the spec's upstream names, then (if leased) the index's answer to the run's
+    leases: key -> holder of each key refused."""
     from cluster import metrics
 
-    node_id, key, write, literal, names, cut, reply = spec
+    node_id, key, write, literal, names, cut, reply, leased = spec
+    if leased:
+        *upstream, refused = upstream
+        if key in refused:  # another driver computes it: the run waits for that one
+            reports.try_send(reply, node_id, NodeOutcome(held=refused[key]))
+            raise NodeFailed(node_id, None, held=refused[key])
     inputs = dict(literal)
     digests: dict[str, str | None] = {}
     for name, got in zip(names, upstream, strict=True):

@@ -58,6 +58,7 @@ class NodeJob:
     inputs: Mapping[str, Any]
     write: bool = True
     cutoff: Cutoff | None = None
+    lease: Any = None  # a LeaseTicket's handle: the job runs only if it grants ``key``
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,7 +87,9 @@ class NodeOutcome:
     ``stale``: a cached input could not be read (the driver recomputes its
     producer). ``upstream_failed``: the node never ran because this ancestor
     failed. ``reused_from``: early cutoff returned the outputs stored under
-    this key instead of calling the function.
+    this key instead of calling the function. ``held``: the job's lease
+    (``NodeJob.lease``) went to this other holder, so it did not run; the next
+    round waits for that holder.
     """
 
     manifests: list[dict[str, Any]] = field(default_factory=list)
@@ -98,10 +101,12 @@ class NodeOutcome:
     upstream_failed: str | None = None
     reused_from: str | None = None
     worker: WorkerInfo | None = None
+    held: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.error is None and not self.stale and self.upstream_failed is None
+        return self.error is None and not self.stale and self.upstream_failed is None \
+            and self.held is None
 
     def digest(self, socket: int) -> str | None:
         """Content digest of output ``socket``, None where nothing was stored."""

@@ -32,12 +32,14 @@ class Dispatched:
     handles: dict[tuple[str, int], Any] = field(default_factory=dict)
     states: dict[str, str] = field(default_factory=dict)
     stale: list[Ref] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)  # nodes whose lease went elsewhere
 
 
 async def dispatch(graph: Graph, plan: Plan, executor: Executor, index: Index, ledger: Ledger,
                    *, write: bool, cutoff: Callable[[str], Cutoff | None],
-                   recorded: Recorded | None = None) -> Dispatched:
-    """Run ``plan.run``; ``recorded(keys)`` follows each batch of manifests recorded."""
+                   recorded: Recorded | None = None, lease: Any = None) -> Dispatched:
+    """Run ``plan.run``; ``recorded(keys)`` follows each batch of manifests recorded;
+    ``lease``: a lease handle every job carries (see ``runner.lease``)."""
     parents = {nid: plan.parents(graph, nid) for nid in plan.run}
     sched = Scheduler(parents, pipelined=executor.pipelined)
     out = Dispatched()
@@ -47,7 +49,7 @@ async def dispatch(graph: Graph, plan: Plan, executor: Executor, index: Index, l
     position = {nid: i for i, nid in enumerate(plan.run)}
     while True:
         for nid in sched.ready():
-            job = plan.job(graph, nid, write=write, cutoff=cutoff(nid))
+            job = plan.job(graph, nid, write=write, cutoff=cutoff(nid), lease=lease)
             sub = executor.submit(job, out.handles)
             out.handles.update({(nid, s): h for s, h in enumerate(sub.outputs)})
             fut = asyncio.ensure_future(sub.outcome)
@@ -92,6 +94,9 @@ def _settle(sched: Scheduler, ledger: Ledger, out: Dispatched, nid: str,
         ledger.executed(nid, outcome)
     elif outcome.stale:
         out.stale.extend(outcome.stale)
+        return sched.stale(nid)
+    elif outcome.held is not None:  # like a stale input: it and all below wait a round
+        out.held.append(nid)
         return sched.stale(nid)
     else:
         skipped = sched.failed(nid)

@@ -7,11 +7,28 @@ The store is always the source of truth: an index may forget, never invent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 Ref = tuple[str, int]
 STORED = "<stored>"  # acquire's answer for a key already recorded: read it, do not run it
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeaseTicket:
+    """Leases asked of an index that has not answered yet, without waiting for it.
+
+    ``handle``: what the executor hands each task of the round, which checks it
+    before running (on Ray, the ObjectRef of the answer: a task starts only once
+    it exists); ``answer``: the same answer for the driver, key -> holder for
+    every key not granted (usually none). It raises if the index died meanwhile,
+    and then every task that checks the handle fails as ``held``: the next round
+    asks again.
+    """
+
+    handle: Any
+    answer: Awaitable[dict[str, str]]
 
 
 class Index(Protocol):
@@ -38,6 +55,12 @@ class Index(Protocol):
 
     async def release(self, keys: Sequence[str], owner: str) -> None: ...
 
+    def acquire_soon(self, keys: Sequence[str], owner: str, ttl: float, *,
+                     reuse: bool = True) -> LeaseTicket | None:
+        """``acquire`` without waiting for an index still starting; None where ``acquire``
+        answers at once (then the run calls it)."""
+        ...
+
 
 class StoreIndex:
     """An index that is the store itself: one ``manifests_many`` per lookup."""
@@ -63,4 +86,8 @@ class StoreIndex:
         return dict.fromkeys(keys, owner)  # no shared lease table: everything is granted
 
     async def release(self, keys: Sequence[str], owner: str) -> None:
+        return None
+
+    def acquire_soon(self, keys: Sequence[str], owner: str, ttl: float, *,
+                     reuse: bool = True) -> LeaseTicket | None:
         return None

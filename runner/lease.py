@@ -26,7 +26,7 @@ import contextlib
 import os
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any, Protocol
 
 from runner.graph import Graph
@@ -45,6 +45,11 @@ class LeaseTable(Protocol):
 
     async def claim(self, keys: Sequence[str]) -> set[str]:
         """Lease ``keys`` to this run; returns those it must not compute (held elsewhere)."""
+        ...
+
+    async def claim_soon(self, keys: Sequence[str]) -> tuple[set[str], Any]:
+        """``claim`` without waiting for an index still starting: (keys held elsewhere as
+        known now, None or a handle every dispatched task checks before running)."""
         ...
 
     async def wait(self, refs: Sequence[Ref]) -> None:
@@ -115,12 +120,49 @@ class Leases:
         self._renewer: threading.Thread | None = None
         self._closing = threading.Event()
         self._held_lock = threading.Lock()
+        self._pending: asyncio.Future[None] | None = None  # a ticket's answer, being taken
 
     async def claim(self, keys: Sequence[str]) -> set[str]:
         """Lease ``keys``; returns the keys another run holds (or already stored)."""
         if not self.enabled or not keys:
             return set()
-        holders = await self._acquire(keys)
+        await self._settled()
+        return self._foreign(keys, await self._acquire(keys))
+
+    async def claim_soon(self, keys: Sequence[str]) -> tuple[set[str], Any]:
+        """``claim`` for a run's first round, not waiting for a cluster index that is still
+        starting: (the keys known now to be held elsewhere, and None or the handle each
+        task of the round checks before it runs: a key refused then fails its task as
+        held, and the next round waits for it like any foreign key)."""
+        if not self.enabled or not keys:
+            return set(), None
+        await self._settled()
+        keys = list(dict.fromkeys(keys))
+        holders, ticket = await self.table.acquire_soon(keys, self.owner, self.ttl,
+                                                        reuse=self.fresh_after is None)
+        if ticket is None:
+            self._hold([k for k in keys if holders.get(k) == self.owner])
+            return self._foreign(keys, holders), None
+        pending = [k for k in keys if holders.get(k) == self.owner]
+        self._pending = asyncio.ensure_future(self._take(ticket.answer, pending))
+        return {k for k in keys if holders.get(k) != self.owner}, ticket.handle
+
+    async def _take(self, answer: Awaitable[dict[str, str]], pending: list[str]) -> None:
+        """Hold the keys a ticket's answer granted; note whom the refused ones wait for."""
+        try:
+            refused = await answer
+        except Exception:  # noqa: BLE001 - the index died: nothing granted, asked again later
+            return
+        self._foreign(list(refused), refused)
+        self._hold([k for k in pending if k not in refused])
+
+    async def _settled(self) -> None:
+        """Wait for the answer of a ticket still out, so ``held`` is complete."""
+        if self._pending is not None:
+            await self._pending
+            self._pending = None
+
+    def _foreign(self, keys: Sequence[str], holders: dict[str, str]) -> set[str]:
         foreign = {k for k in keys if holders.get(k) != self.owner}
         for key in foreign:
             if holders[key] != STORED:
@@ -163,6 +205,7 @@ class Leases:
 
     async def recorded(self, keys: Iterable[str]) -> None:
         """Outputs of ``keys`` are stored and recorded: their leases end now."""
+        await self._settled()
         with self._held_lock:
             done = [k for k in keys if k in self.held]
             self.held -= set(done)
@@ -171,6 +214,7 @@ class Leases:
 
     async def close(self) -> None:
         """Stop renewing and give back every lease not yet settled by a record."""
+        await self._settled()
         if self._renewer is not None:
             self._closing.set()
             await asyncio.to_thread(self._renewer.join)
@@ -186,14 +230,17 @@ class Leases:
         keys = list(dict.fromkeys(keys))
         holders = await self.table.acquire(keys, self.owner, self.ttl,
                                            reuse=self.fresh_after is None)
-        granted = {k for k in keys if holders.get(k) == self.owner}
+        self._hold([k for k in keys if holders.get(k) == self.owner])
+        return holders
+
+    def _hold(self, granted: list[str]) -> None:
+        """Granted keys are held, and renewed until ``close``."""
         with self._held_lock:
-            self.held |= granted
+            self.held |= set(granted)
         if granted and self._renewer is None:
             self._renewer = threading.Thread(target=self._renew, name="digestflow-leases",
                                              daemon=True)
             self._renewer.start()
-        return holders
 
     def _renew(self) -> None:
         """Re-assert held leases every TTL/3 (also re-creating them in a restarted

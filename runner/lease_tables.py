@@ -26,10 +26,10 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
-from runner.index import STORED
+from runner.index import STORED, LeaseTicket
 
 __all__ = ["LeaseTable", "ProcessTable", "LockFileTable", "Chain", "owner_id", "describe_holder",
            "process_table", "lease_tables"]
@@ -229,12 +229,56 @@ class Chain:
 
     async def acquire(self, keys: Sequence[str], owner: str, ttl: float, *,
                       renew: bool = False, reuse: bool = True) -> dict[str, str]:
+        return await self._acquire(0, list(dict.fromkeys(keys)), owner, ttl,
+                                   renew=renew, reuse=reuse)
+
+    async def acquire_soon(self, keys: Sequence[str], owner: str, ttl: float, *,
+                           reuse: bool = True) -> tuple[dict[str, str], LeaseTicket | None]:
+        """``acquire``, except that a cluster index still starting is asked without waiting
+        for it: (key -> holder as known now, a ticket for the keys the index decides).
+        The ticket's answer also gives the keys it refused back to the tables above."""
+        last = len(self.tables) - 1
+        table = self.tables[last] if self.tables else None
+        if not isinstance(table, IndexTable):
+            return await self.acquire(keys, owner, ttl, reuse=reuse), None
+        out = await self._acquire(0, list(dict.fromkeys(keys)), owner, ttl, reuse=reuse,
+                                  stop=last)
+        pending = [k for k, h in out.items() if h == owner]
+        if not pending:
+            return out, None
+        ticket = table.index.acquire_soon(pending, owner, ttl, reuse=reuse)
+        if ticket is None:  # the index answers at once: ask it
+            out.update(await self._acquire(last, pending, owner, ttl, reuse=reuse))
+            return out, None
+        return out, LeaseTicket(handle=ticket.handle,
+                                answer=self._give_back(ticket.answer, pending, last, owner))
+
+    async def _give_back(self, answer: Awaitable[dict[str, str]], pending: list[str],
+                         upto: int, owner: str) -> dict[str, str]:
+        """The index's answer; the keys it refused (all of them if it died) are released
+        from the tables above it."""
+        try:
+            refused = await answer
+        except BaseException:
+            refused = dict.fromkeys(pending, UNKNOWN)
+            raise
+        finally:
+            for above in self.tables[:upto]:
+                if refused:
+                    await above.release(list(refused), owner)
+        return refused
+
+    async def _acquire(self, start: int, pending: list[str], owner: str, ttl: float, *,
+                       renew: bool = False, reuse: bool = True,
+                       stop: int | None = None) -> dict[str, str]:
+        """Ask tables ``start`` to ``stop`` (exclusive) about ``pending``; a key refused by
+        one is given back to every table before it."""
         out: dict[str, str] = {}
-        pending = list(dict.fromkeys(keys))
-        for i, table in enumerate(self.tables):
+        for i in range(start, len(self.tables) if stop is None else stop):
             if not pending:
                 break
-            holders = await table.acquire(pending, owner, ttl, renew=renew, reuse=reuse)
+            holders = await self.tables[i].acquire(pending, owner, ttl, renew=renew,
+                                                   reuse=reuse)
             refused = [k for k in pending if holders.get(k) != owner]
             for key in refused:
                 out[key] = holders.get(key) or UNKNOWN

@@ -56,7 +56,7 @@ class Plan:
         return replace(self, run=[n for n in self.run if n not in gone]), under
 
     def job(self, graph: Graph, node_id: str, *, write: bool,
-            cutoff: Cutoff | None = None) -> NodeJob:
+            cutoff: Cutoff | None = None, lease: Any = None) -> NodeJob:
         node = graph[node_id]
         inputs: dict[str, Any] = dict(node.literals)
         for name, (parent, socket) in node.links.items():
@@ -68,7 +68,7 @@ class Plan:
                 digest = manifest.content_digest if manifest is not None else None
                 inputs[name] = Cached(self.keys[canon], socket, digest)
         return NodeJob(node_id=node_id, task=node.task, key=self.keys[node_id], inputs=inputs,
-                       write=write, cutoff=cutoff)
+                       write=write, cutoff=cutoff, lease=lease)
 
 
 def stored(graph: Graph, nid: str, key: str, found: Collection[tuple[str, int]]) -> bool:

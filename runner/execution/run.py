@@ -64,19 +64,22 @@ class Run:
         first, stale_rounds = True, 0
         while stale_rounds < MAX_ROUNDS:
             plan = await self.plan(refs, first=first)
+            leasable = [plan.keys[n] for n in plan.run if self.leasable(plan, n)]
+            # the first round does not wait for an index still starting (see runner.lease)
+            foreign, ticket = await self.leases.claim_soon(leasable) if first \
+                else (await self.leases.claim(leasable), None)
             first = False
-            now, waiting = hold_back(self.graph, plan, await self.leases.claim(
-                [plan.keys[n] for n in plan.run if self.leasable(plan, n)]))
+            now, waiting = hold_back(self.graph, plan, foreign)
             done, _ = await asyncio.gather(
                 dispatch(self.graph, now, self.executor, self.index, self.ledger,
                          write=self.cache in ("use", "refresh"), cutoff=self.cutoff_for,
-                         recorded=self.leases.recorded),
+                         recorded=self.leases.recorded, lease=ticket),
                 self.leases.wait(waiting))
             if done.stale:
                 stale_rounds += 1
                 await self.leases.forget(recheck(refs, done.stale))
                 continue
-            if waiting:
+            if waiting or done.held:
                 continue  # another driver computed part of it: plan again
             values, stale = await self.fetch_targets(plan, done)
             if not stale:
