@@ -13,6 +13,12 @@ a crashed driver are retaken after at most one TTL (X4), and a holder that
 ends without recording a key (it failed) releases it so a waiter takes it
 over. A recorded key's lease ends at once (``recorded``).
 
+A run's first round does not wait for a cluster index that is still
+starting (``claim_soon``): the index's answer comes back as a handle every
+task of the round carries and checks before running; a task whose key was
+refused ends as ``held``, and the next round waits for that key as for any
+foreign one.
+
 Policy: leases are taken with ``cache="use"`` and ``"refresh"`` (both write:
 a refresh recomputes once, the others wait for it), never with ``"read"`` or
 ``"off"`` (they write nothing another run could read), and only for caching
