@@ -35,7 +35,7 @@ import ray
 
 from runner.index import STORED, LeaseTicket, StoreIndex
 
-INDEX_VERSION = "4"  # 4: forgets what was deleted when the store's epoch changes
+INDEX_VERSION = "5"  # 5: answers a run's first leases with the keys refused (``refused``)
 NAMESPACE = "digestflow"
 
 Ref = tuple[str, int]
