@@ -59,8 +59,14 @@ def test_a_key_leased_elsewhere_waits_though_the_index_had_not_answered(
     thread = threading.Thread(target=lambda: out.update(result=run(target, store=store_uri)),
                               daemon=True)
     thread.start()
-    time.sleep(3.0)  # ample for the nodes not held to run
-    ran = runlog.take()
+    ran: list[str] = []
+    deadline = time.monotonic() + 60
+    while "s0" not in ran:  # the node not held runs (a cold worker may take a while)
+        assert time.monotonic() < deadline, "the node not held never ran"
+        time.sleep(0.1)
+        ran += runlog.take()
+    time.sleep(2.0)  # the held node's task got its answer with s0's: it would have run by now
+    ran += runlog.take()
     assert thread.is_alive(), "the run must wait for the holder of the middle key"
     assert ran == ["s0"], "the held node and all below it wait; the rest runs"
     ray.get(actor.release.remote([middle], "other-driver@elsewhere:1"))  # the holder gave up
