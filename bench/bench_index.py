@@ -10,10 +10,12 @@
    lookup against a local store of 100k objects, hits and misses.
 4. Rebuild from S3 (moto server on 127.0.0.1): a fresh actor state answering
    lookups for every object of a store of 100k manifests (it refills from
-   misses), against listing the whole store.
+   misses), against listing the whole store. The store is written locally by
+   ``store.put`` and loaded into moto's memory byte for byte before it serves
+   (moto writes far slower than it reads); moto's write rate is timed apart.
 
     .venv/bin/python bench/bench_index.py [--quick] [--keys 1000000,10000000]
-        [--store-objects 100000] [--s3-manifests 100000]
+        [--store-objects 100000] [--s3-manifests 100000] [--s3-writes 2000]
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cluster.entries import decode_found  # noqa: E402
 from cluster.index import IndexActor  # noqa: E402
 from runner.index import StoreIndex  # noqa: E402
 from storage import open_store  # noqa: E402
@@ -97,19 +100,6 @@ def median_time(fn: Callable[[], Any], repeat: int) -> float:
     return statistics.median(times)
 
 
-def sample_refs(entries: dict, k: int, seed: int) -> list[tuple[str, int]]:
-    keys = list(entries) if len(entries) <= 4 * k else None
-    if keys is not None:
-        return random.Random(seed).sample(keys, min(k, len(keys)))
-    out, step = [], max(1, len(entries) // k)
-    for i, ref in enumerate(entries):
-        if i % step == 0:
-            out.append(ref)
-            if len(out) == k:
-                break
-    return out
-
-
 def bench_in_process(n: int, per_entry: float | None) -> float:
     """Part 1 for ``n`` keys; returns measured bytes per entry (to project the next size)."""
     need = per_entry * n * 1.3 if per_entry else 0
@@ -121,19 +111,25 @@ def bench_in_process(n: int, per_entry: float | None) -> float:
     with tempfile.TemporaryDirectory(prefix="bench-index-") as tmp:
         actor = IndexActor(f"{tmp}/store")  # an empty store: misses are real (and miss)
         gc.collect()
-        base, t0 = rss(), time.perf_counter()
+        base, t0, hits = rss(), time.perf_counter(), []
+        step = max(1, n // BATCH)
         for batch in batches(n, seed=n):
             actor.record(batch)
+            hits.extend((m["key"], 0) for m in batch[::step])
         fill = time.perf_counter() - t0
-        per = (rss() - base) / n
-        hits = sample_refs(actor.entries, BATCH, seed=1)
+        per = (rss() - base - sys.getsizeof(hits) - len(hits) * 200) / n
+        hits = hits[:BATCH]
         hit = median_time(lambda: actor.lookup(hits), 5)
+        answers = actor.lookup(hits)
+        assert all(answers)
+        decode = median_time(lambda: decode_found(hits, answers), 5)
         misses = [(random.Random(i).randbytes(32).hex(), 0) for i in range(BATCH)]
         miss = median_time(lambda: actor.lookup(misses), 3)
         print(f"[1] {n:>11,} keys in the actor's state (no Ray): {per:.0f} B/entry, "
               f"{per * n / 2**30:.2f} GiB; fill {n / fill:,.0f} records/s; 10k-key lookup: "
-              f"all hits {hit * 1e3:.1f} ms, all misses {miss * 1e3:.1f} ms (each miss asks "
-              f"the store); projected 1B keys: {per * 1e9 / 2**40:.2f} TiB")
+              f"all hits {hit * 1e3:.1f} ms (+ {decode * 1e3:.1f} ms decoding them on the "
+              f"driver), all misses {miss * 1e3:.1f} ms (each miss asks the store); "
+              f"projected 1B keys: {per * 1e9 / 2**40:.2f} TiB")
     return per
 
 
@@ -162,13 +158,12 @@ def bench_actor(n: int) -> None:
         fill = time.perf_counter() - t0
         mem = ray.get(actor.rss.remote()) - base
         sample = sample[:BATCH]
-        found = ray.get(actor.lookup.remote(sample))
-        assert len(found) == len(sample)
-        rtt = median_time(lambda: ray.get(actor.lookup.remote(sample)), 9)
+        assert all(ray.get(actor.lookup.remote(sample)))
+        rtt = median_time(lambda: decode_found(sample, ray.get(actor.lookup.remote(sample))), 9)
         tiny = median_time(lambda: ray.get(actor.stats.remote()), 20)
         print(f"[2] detached-style index actor, {n:,} keys: start {start:.2f} s; fill "
               f"{n / fill:,.0f} records/s in 10k batches; actor RSS +{mem / 2**30:.2f} GiB "
-              f"({mem / n:.0f} B/entry); 10k-key lookup round trip {rtt * 1e3:.1f} ms "
+              f"({mem / n:.0f} B/entry); 10k-key lookup round trip, decoded {rtt * 1e3:.1f} ms "
               f"(an empty call: {tiny * 1e3:.2f} ms)")
         ray.kill(actor)
     ray.shutdown()
@@ -209,8 +204,31 @@ def bench_store_index(n: int) -> None:
               f"({listed:,} found)")
 
 
-def moto_store(tmp: str) -> tuple[Any, str]:
-    """A moto S3 server in its own process on 127.0.0.1 (in-process it would share our GIL)."""
+PRELOAD = """
+import os, sys, time
+from moto.s3.models import s3_backends
+from moto.server import ThreadedMotoServer
+root, prefix, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+backend = s3_backends["123456789012"]["global"]
+backend.create_bucket("bench", "us-east-1")
+for where, _, names in os.walk(root):
+    for name in names:
+        path = os.path.join(where, name)
+        with open(path, "rb") as f:
+            backend.put_object("bench", prefix + "/" + os.path.relpath(path, root), f.read())
+ThreadedMotoServer("127.0.0.1", port, verbose=False).start()
+print("ready", flush=True)
+while True:
+    time.sleep(3600)
+"""
+
+
+def moto_store(tmp: str, preload: str | None = None) -> tuple[Any, str]:
+    """A moto S3 server in its own process on 127.0.0.1 (in-process it would share our GIL).
+
+    ``preload``: a local store directory whose files the server holds, byte for byte
+    under the same names, before it answers its first request (moto takes ~15-100
+    PUTs/s; reads, which are what is measured, still go through the S3 protocol)."""
     import socket
     import subprocess
 
@@ -220,46 +238,71 @@ def moto_store(tmp: str) -> tuple[Any, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-c", "from moto.server import main; main()", "-H", "127.0.0.1",
-         "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-                          aws_access_key_id="k", aws_secret_access_key="s")
-    for _ in range(200):
-        try:
-            client.create_bucket(Bucket="bench")
-            break
-        except Exception:  # not listening yet
-            time.sleep(0.1)
-    uri = (f"s3://k:s@bench/{Path(tmp).name}?endpoint_override=127.0.0.1:{port}"
+    prefix = Path(tmp).name
+    if preload:
+        server = subprocess.Popen([sys.executable, "-c", PRELOAD, preload, prefix, str(port)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+    else:
+        server = subprocess.Popen(
+            [sys.executable, "-c", "from moto.server import main; main()", "-H", "127.0.0.1",
+             "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}",
+                              region_name="us-east-1", aws_access_key_id="k",
+                              aws_secret_access_key="s")
+        for _ in range(200):
+            try:
+                client.create_bucket(Bucket="bench")
+                break
+            except Exception:  # not listening yet
+                time.sleep(0.1)
+    uri = (f"s3://k:s@bench/{prefix}?endpoint_override=127.0.0.1:{port}"
            "&scheme=http&region=us-east-1")
     return server, uri
 
 
-def bench_s3_rebuild(n: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-index-s3-") as tmp:
+def s3_write_rate(n: int) -> float:
+    """Objects/s that ``store.put`` writes to moto through the S3 protocol, 16 threads."""
+    with tempfile.TemporaryDirectory(prefix="bench-index-s3w-") as tmp:
         server, uri = moto_store(tmp)
         try:
             store = open_store(uri)
             t0 = time.perf_counter()
-            refs = fill_store(store, n, threads=16)
-            write = time.perf_counter() - t0
+            fill_store(store, n, threads=16)
+            return n / (time.perf_counter() - t0)
+        finally:
+            server.terminate()
+            server.wait()
+
+
+def bench_s3_rebuild(n: int, writes: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-index-s3-") as tmp:
+        t0 = time.perf_counter()
+        refs = fill_store(open_store(f"{tmp}/local"), n, threads=1)
+        local = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        server, uri = moto_store(tmp, preload=f"{tmp}/local")
+        load = time.perf_counter() - t0
+        try:
             fresh = IndexActor(uri)  # a restarted actor: empty, refills from misses
             t0 = time.perf_counter()
-            found = sum(len(fresh.lookup(refs[i:i + BATCH])) for i in range(0, n, BATCH))
+            found = sum(map(bool, (raw for i in range(0, n, BATCH)
+                                   for raw in fresh.lookup(refs[i:i + BATCH]))))
             lazy = time.perf_counter() - t0
             t0 = time.perf_counter()
             listed = sum(1 for _ in open_store(uri).iter_manifests())
             scan = time.perf_counter() - t0
             again = median_time(lambda: fresh.lookup(refs[:BATCH]), 3)
-            print(f"[4] S3 (moto on loopback), {n:,} manifests (written at {n / write:,.0f}/s, "
-                  f"16 threads): a fresh index answering lookups for all of them, 10k at a "
-                  f"time: {lazy:.1f} s ({n / lazy:,.0f}/s, {found:,} found); listing + "
-                  f"reading every manifest: {scan:.1f} s ({listed:,}); a 10k lookup once "
-                  f"refilled: {again * 1e3:.1f} ms")
         finally:
             server.terminate()
             server.wait()
+    rate = s3_write_rate(writes)
+    print(f"[4] S3 (moto on loopback), {n:,} manifests (written by store.put to a local store "
+          f"in {local:.0f} s, loaded into moto byte for byte in {load:.0f} s; store.put "
+          f"to moto itself: {rate:,.0f}/s with 16 threads, {writes:,} objects): a fresh "
+          f"index answering lookups for all of them, 10k at a time: {lazy:.1f} s "
+          f"({n / lazy:,.0f}/s, {found:,} found); listing + reading every manifest: "
+          f"{scan:.1f} s ({listed:,}); a 10k lookup once refilled: {again * 1e3:.1f} ms")
 
 
 def main() -> None:
@@ -269,6 +312,8 @@ def main() -> None:
     parser.add_argument("--actor-keys", type=int, default=None)
     parser.add_argument("--store-objects", type=int, default=None)
     parser.add_argument("--s3-manifests", type=int, default=None)
+    parser.add_argument("--s3-writes", type=int, default=None,
+                        help="objects written through S3 to time moto's write rate")
     parser.add_argument("--skip", default="", help="parts to skip, e.g. 2,4")
     args = parser.parse_args()
     q = args.quick
@@ -286,7 +331,8 @@ def main() -> None:
     if 3 not in skip:
         bench_store_index(args.store_objects or (10_000 if q else 100_000))
     if 4 not in skip:
-        bench_s3_rebuild(args.s3_manifests or (10_000 if q else 100_000))
+        bench_s3_rebuild(args.s3_manifests or (10_000 if q else 100_000),
+                         args.s3_writes or (500 if q else 2_000))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """The cluster-wide index: a detached Ray actor per store, shared by all drivers.
 
-State: (key hex, socket) -> manifest dict, filled by ``record`` and by
-batched store checks on lookup misses, so a fresh actor (after a restart, or
-for a store written by another cluster) rebuilds itself from the store, the
-source of truth. The actor's name carries ``INDEX_VERSION`` so upgraded code
-never talks to an old actor. Leases give single-flight across drivers: the
+State: a compact table (key, socket) -> encoded manifest (``cluster.entries``:
+~350 B a key), filled by ``record`` and by batched store checks on lookup
+misses, so a fresh actor (after a restart, or for a store written by another
+cluster) rebuilds itself from the store, the source of truth. A lookup answers
+the encoded manifests, one per asked ref, and the driver decodes them. The
+actor's name carries ``INDEX_VERSION`` so upgraded code never talks to an old
+actor. Leases give single-flight across drivers: the
 first driver to ask computes a key, others wait for its record.
 
 Leases live in memory, so a restarted actor has none. Their holders re-assert
@@ -33,9 +35,13 @@ from typing import Any
 import blake3
 import ray
 
+from cluster.entries import ManifestTable, decode_found, encode
 from runner.index import STORED, LeaseTicket, StoreIndex
+from storage import Manifest
 
-INDEX_VERSION = "5"  # 5: answers a run's first leases with the keys refused (``refused``)
+# 5: answers a run's first leases with the keys refused (``refused``);
+# 6: lookups answer encoded manifests (cluster.entries), one per ref
+INDEX_VERSION = "6"
 NAMESPACE = "digestflow"
 
 Ref = tuple[str, int]
@@ -51,9 +57,8 @@ class IndexActor:
         self.store = open_store(store_uri)
         self.born = time.time()
         self.reborn = reborn or _reconstructed()  # leases of live holders are missing
-        self.entries: dict[Ref, dict[str, Any]] = {}
+        self.entries = ManifestTable()  # a key in it is recorded: leased again only to refresh
         self.leases: dict[str, tuple[str, float]] = {}
-        self.stored: set[str] = set()  # keys with a recorded output: leased again only to refresh
         self.calls = 0
         self.epoch = self.store.epoch()
 
@@ -62,33 +67,36 @@ class IndexActor:
         epoch = self.store.epoch()
         if epoch != self.epoch:
             self.entries.clear()
-            self.stored.clear()
             self.epoch = epoch
 
-    def lookup(self, refs: Sequence[Ref]) -> dict[Ref, dict[str, Any]]:
+    def lookup(self, refs: Sequence[Ref]) -> list[bytes | None]:
+        """The encoded manifest of each ref (``cluster.entries.decode``), ``None`` if absent."""
         self.calls += 1
         self._sync()
-        found = {ref: self.entries[ref] for ref in refs if ref in self.entries}
-        misses = [ref for ref in refs if ref not in found]
+        found = self.entries.get_many(refs)
+        misses = [i for i, raw in enumerate(found) if raw is None]
         if misses:
-            for ref, manifest in self.store.manifests_many(misses).items():
-                found[ref] = self.entries[ref] = manifest.to_dict()
-                self.stored.add(ref[0])
+            fresh = self.store.manifests_many([refs[i] for i in misses])
+            for i in misses:
+                key, socket = refs[i]
+                manifest = fresh.get((key, socket))
+                if manifest is not None:
+                    found[i] = raw = encode(manifest)
+                    self.entries.put(key, socket, raw)
         return found
 
     def record(self, manifests: Sequence[dict[str, Any]]) -> int:
         self.calls += 1
         for m in manifests:
-            ref = (m["key"], m["socket"])
-            self.entries[ref] = m
-            self.stored.add(m["key"])
-            self.leases.pop(m["key"], None)
+            manifest = Manifest.from_dict(m)  # checked here, so every answer decodes
+            self.entries.put(manifest.key, manifest.socket, encode(manifest))
+            self.leases.pop(manifest.key, None)
         return len(self.entries)
 
     def forget(self, refs: Sequence[Ref]) -> None:
-        for ref in refs:
-            self.entries.pop(tuple(ref), None)
-            self.stored.discard(ref[0])
+        """Drop every socket of each ref's key: it is no longer "stored" for leases."""
+        for key, _socket in refs:
+            self.entries.drop_key(key)
 
     def acquire(self, keys: Sequence[str], owner: str, ttl: float, renew: bool = False,
                 reuse: bool = True) -> dict[str, str]:
@@ -106,7 +114,7 @@ class IndexActor:
         grace = self.reborn and not renew and now < self.born + ttl / 2
         out = {}
         for key in keys:
-            if reuse and key in self.stored:
+            if reuse and self.entries.has_key(key):
                 out[key] = STORED
                 continue
             holder = self.leases.get(key)
@@ -137,6 +145,8 @@ class IndexActor:
 
 def _reconstructed() -> bool:
     """Whether Ray restarted this actor (its state, leases included, is gone)."""
+    if not ray.is_initialized():  # the class used directly: asking would start a Ray
+        return False
     try:
         with warnings.catch_warnings():  # it reads the deprecated ``actor_id`` itself
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -261,14 +271,12 @@ class RayIndex:
         return self.fallback
 
     async def lookup(self, refs: Sequence[Ref]) -> dict[Ref, Any]:
-        from storage import Manifest
-
         self.lookups += 1
+        refs = list(refs)
         if not self.answered and self.fallback is None:  # a new actor would ask the store
             return dict(self._store_now().manifests_many(refs))
-        found = await self._call("lookup", list(refs))
-        return {tuple(ref): m if isinstance(m, Manifest) else Manifest.from_dict(m)
-                for ref, m in found.items()}
+        found = await self._call("lookup", refs)
+        return found if isinstance(found, dict) else decode_found(refs, found)  # dict: the store
 
     async def record(self, manifests: Sequence[dict[str, Any]]) -> None:
         await self._call("record", list(manifests))

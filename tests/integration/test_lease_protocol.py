@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from cluster.entries import decode_found
 from cluster.index import IndexActor
 from runner.index import STORED, StoreIndex
 from runner.lease import Leases, hold_back
@@ -31,7 +32,7 @@ class LocalIndex:
 
     async def lookup(self, refs: Any) -> dict[Any, Any]:
         self.lookups += 1
-        return self.actor.lookup(list(refs))
+        return decode_found(list(refs), self.actor.lookup(list(refs)))
 
     async def record(self, manifests: Any) -> None:
         self.actor.record(list(manifests))
@@ -153,10 +154,11 @@ def test_leases_are_renewed_while_the_run_lives(index: LocalIndex) -> None:
 def test_recorded_but_missing_socket_is_forgotten_not_waited_on(index: LocalIndex) -> None:
     graph, plan = _plan(_graph(), index)
     key = plan.keys[plan.run[0]]
-    index.actor.stored.add(key)  # e.g. socket 0 evicted after it was recorded
+    index.actor.record([{"key": key, "socket": 1, "codec": "plain", "nbytes": 1,  # socket 0
+                         "content_digest": "0" * 64}])  # evicted after it was recorded
 
     async def go() -> None:
         await asyncio.wait_for(Leases(index, owner="me").wait([(key, 0)]), 5)
 
     asyncio.run(go())
-    assert index.forgotten == [(key, 0)] and key not in index.actor.stored
+    assert index.forgotten == [(key, 0)] and not index.actor.entries.has_key(key)
