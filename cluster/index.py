@@ -14,6 +14,13 @@ them at their next renewal (every TTL/3); until then (half a TTL after the
 restart) the actor grants no new lease, answering ``RESTARTING``: the asker
 waits and asks again, instead of computing a key a live holder computes.
 
+Segments: what the actor learns (recorded, or read from the store on a
+miss) is saved in the store as index segments (``storage.segments``) every
+``SEGMENT_ROWS`` rows or ``SEGMENT_SECONDS`` s, and a new actor starts from
+the segments of the store's current deletion epoch, so a restart does not
+read again, one manifest at a time, what the last actor knew. Rows not yet
+saved are simply forgotten; a torn, corrupt or stale segment is dropped.
+
 Deletions: whatever deletes from the store (``gc``, ``verify --repair``,
 ``delete``, a quarantine on read) changes the store's epoch token; the actor
 reads it on each lookup and acquire and drops everything it cached when it
@@ -27,6 +34,7 @@ its index (``StoreIndex``). No Ray exception from the index reaches ``run``.
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
 from collections.abc import Sequence
@@ -38,6 +46,7 @@ import ray
 from cluster.entries import ManifestTable, decode_found, encode
 from runner.index import STORED, LeaseTicket, StoreIndex
 from storage import Manifest
+from storage.segments import read_segments, write_segment
 
 # 5: answers a run's first leases with the keys refused (``refused``);
 # 6: lookups answer encoded manifests (cluster.entries), one per ref
@@ -46,6 +55,9 @@ NAMESPACE = "digestflow"
 
 Ref = tuple[str, int]
 RESTARTING = "<index restarted>"  # acquire's holder while holders re-assert after a restart
+SEGMENT_ROWS = 50_000  # rows learned before they are saved as a segment, or:
+SEGMENT_SECONDS = 60.0  # seconds, checked on each record or lookup
+log = logging.getLogger(__name__)
 
 
 class IndexActor:
@@ -61,13 +73,47 @@ class IndexActor:
         self.leases: dict[str, tuple[str, float]] = {}
         self.calls = 0
         self.epoch = self.store.epoch()
+        self.pending: list[bytes] = []  # manifest JSON learned since the last segment
+        self.saved_at, self.saving = time.time(), True
+        self._load_segments()
 
     def _sync(self) -> None:
         """Forget everything cached if something was deleted from the store since."""
         epoch = self.store.epoch()
         if epoch != self.epoch:
             self.entries.clear()
+            self.pending.clear()
             self.epoch = epoch
+
+    def _learn(self, manifest: Manifest) -> bytes:
+        raw = encode(manifest)
+        self.entries.put(manifest.key, manifest.socket, raw)
+        if self.saving:
+            self.pending.append(manifest.to_json())
+        return raw
+
+    def _load_segments(self) -> None:
+        """Start from the segments saved under the store's current epoch (none: empty)."""
+        try:
+            for manifest in read_segments(self.store.backend, self.epoch):
+                self.entries.put(manifest.key, manifest.socket, encode(manifest))
+        except Exception as err:  # noqa: BLE001 - a cache: the store answers the rest
+            log.warning("index of %r: segments not loaded (%s); refilling from the store",
+                        self.store, err)
+
+    def save(self, force: bool = True) -> None:
+        """Write what was learned since the last segment as a new one (``force=False``:
+        only once ``SEGMENT_ROWS`` rows or ``SEGMENT_SECONDS`` s have gathered)."""
+        if not self.pending or not (force or len(self.pending) >= SEGMENT_ROWS
+                                    or time.time() - self.saved_at >= SEGMENT_SECONDS):
+            return
+        rows, self.pending, self.saved_at = self.pending, [], time.time()
+        try:
+            write_segment(self.store.backend, self.epoch, rows)
+        except Exception as err:  # noqa: BLE001 - a read-only store, a full disk: no segments
+            self.saving = False
+            log.warning("index of %r: segments not saved (%s); a restart will refill from "
+                        "the store", self.store, err)
 
     def lookup(self, refs: Sequence[Ref]) -> list[bytes | None]:
         """The encoded manifest of each ref (``cluster.entries.decode``), ``None`` if absent."""
@@ -81,16 +127,17 @@ class IndexActor:
                 key, socket = refs[i]
                 manifest = fresh.get((key, socket))
                 if manifest is not None:
-                    found[i] = raw = encode(manifest)
-                    self.entries.put(key, socket, raw)
+                    found[i] = self._learn(manifest)
+            self.save(force=False)
         return found
 
     def record(self, manifests: Sequence[dict[str, Any]]) -> int:
         self.calls += 1
         for m in manifests:
             manifest = Manifest.from_dict(m)  # checked here, so every answer decodes
-            self.entries.put(manifest.key, manifest.socket, encode(manifest))
+            self._learn(manifest)
             self.leases.pop(manifest.key, None)
+        self.save(force=False)
         return len(self.entries)
 
     def forget(self, refs: Sequence[Ref]) -> None:

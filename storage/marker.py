@@ -38,7 +38,7 @@ EPOCH_FILE = "epoch"
 LAYOUT_VERSION = LAYOUT
 OWN_TOP_NAMES = frozenset({
     *FORMAT_DIRS.values(), "tmp", "quarantine", "access", "pins", "docs", "locks", "secret.key", MARKER,
-    EPOCH_FILE,
+    EPOCH_FILE, "index",
 })
 _MAX_MARKER = 4096
 _checked: set[tuple[str, str]] = set()  # (uri, mode) already checked in this process

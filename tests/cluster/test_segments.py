@@ -1,0 +1,144 @@
+"""Index segments: a restarted index actor starts from what the last one saved, and a
+torn, corrupt or stale segment never makes it answer a manifest the store would not."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from cluster.entries import decode_found
+from cluster.index import IndexActor
+from storage import open_store
+from storage.segments import MAGIC, SEGMENT_DIR
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _filled(root: Path, n: int = 6) -> tuple[list[tuple[str, int]], dict]:
+    store = open_store(root)
+    refs = [(f"{i:02x}" * 32, i % 2) for i in range(n)]
+    manifests = {ref: store.put(*ref, f"value {i}", task="t.make") for i, ref in enumerate(refs)}
+    return refs, manifests
+
+
+def _segments(root: Path) -> list[Path]:
+    return sorted((root / SEGMENT_DIR).glob("*.seg"))
+
+
+def _answers(actor: IndexActor, refs: list[tuple[str, int]]) -> dict:
+    return decode_found(refs, actor.lookup(refs))
+
+
+def test_a_new_actor_starts_from_the_saved_segments(tmp_path: Path) -> None:
+    root = tmp_path / "s"
+    refs, manifests = _filled(root)
+    first = IndexActor(str(root))
+    first.record([manifests[r].to_dict() for r in refs[:4]])
+    assert _answers(first, refs[4:]) == {r: manifests[r] for r in refs[4:]}  # read, learned
+    first.save()
+    assert len(_segments(root)) == 1
+    second = IndexActor(str(root))
+    assert len(second.entries) == len(refs), "known before any lookup: nothing re-read"
+    assert _answers(second, refs) == manifests
+    assert second.acquire([refs[0][0]], "me", 60) == {refs[0][0]: "<stored>"}
+
+
+def test_segments_written_before_a_deletion_are_dropped(tmp_path: Path) -> None:
+    root = tmp_path / "s"
+    refs, manifests = _filled(root)
+    first = IndexActor(str(root))
+    first.record([m.to_dict() for m in manifests.values()])
+    first.save()
+    open_store(root).delete(refs[0][0])  # bumps the store's epoch
+    second = IndexActor(str(root))
+    assert len(second.entries) == 0 and _segments(root) == []
+    assert _answers(second, refs) == {r: manifests[r] for r in refs[1:]}
+
+
+def test_a_torn_or_corrupt_segment_is_a_rebuild_never_a_wrong_answer(tmp_path: Path) -> None:
+    root = tmp_path / "s"
+    refs, manifests = _filled(root)
+    for damage in ("truncate", "flip", "empty"):
+        first = IndexActor(str(root))
+        first.record([m.to_dict() for m in manifests.values()])
+        first.save()
+        [seg] = _segments(root)
+        raw = bytearray(seg.read_bytes())
+        if damage == "truncate":
+            raw = raw[: len(raw) // 2]
+        elif damage == "flip":
+            raw[len(raw) // 2] ^= 0x01
+        else:
+            raw = bytearray()
+        seg.write_bytes(bytes(raw))
+        second = IndexActor(str(root))
+        assert len(second.entries) == 0 and _segments(root) == [], damage
+        assert _answers(second, refs) == manifests, damage  # from the store itself
+
+
+def test_a_segment_of_another_format_is_left_alone(tmp_path: Path) -> None:
+    root = tmp_path / "s"
+    refs, manifests = _filled(root)
+    (root / SEGMENT_DIR).mkdir(parents=True)
+    other = root / SEGMENT_DIR / "0-future.seg"
+    other.write_bytes(MAGIC.replace(b"segment", b"segmenu") + b"\0" * 40)
+    actor = IndexActor(str(root))
+    assert len(actor.entries) == 0 and other.exists()
+    assert _answers(actor, refs) == manifests
+
+
+_CHILD = textwrap.dedent("""
+    import sys, time
+    from cluster.index import IndexActor
+    from storage import open_store
+    from storage.backends import LocalBackend
+
+    root = sys.argv[1]
+    original = LocalBackend.open_atomic
+
+    class Stalling:
+        def __init__(self, f):
+            self.f = f
+        def write(self, data):
+            self.f.write(data[: len(data) // 2])
+            self.f.flush()
+            print("STALLED", flush=True)
+            time.sleep(600)
+
+    def open_atomic(self, path):
+        import contextlib
+        @contextlib.contextmanager
+        def stalled():
+            with original(self, path) as f:
+                yield Stalling(f) if path.endswith(".seg") else f
+        return stalled()
+
+    LocalBackend.open_atomic = open_atomic
+    store = open_store(root)
+    actor = IndexActor(root)
+    found = actor.lookup([(f"{i:02x}" * 32, i % 2) for i in range(6)])
+    actor.record([{"key": "ee" * 32, "socket": 0, "codec": "plain", "nbytes": 1,
+                   "content_digest": "0" * 64}])  # recorded, never stored: must not survive
+    actor.save()
+""")
+
+
+def test_an_actor_killed_mid_write_of_a_segment_leaves_none(tmp_path: Path) -> None:
+    root = tmp_path / "s"
+    refs, manifests = _filled(root)
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(root)], cwd=REPO,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "STALLED"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert list((root / "tmp").glob("*.seg.*.part")), "killed with half a segment written"
+    assert _segments(root) == []
+    actor = IndexActor(str(root))
+    assert len(actor.entries) == 0
+    assert _answers(actor, [*refs, ("ee" * 32, 0)]) == manifests
