@@ -137,7 +137,7 @@ def test_an_actor_killed_mid_write_of_a_segment_leaves_none(tmp_path: Path) -> N
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(timeout=60)
-    assert list((root / "tmp").glob("*.seg.*.part")), "killed with half a segment written"
+    assert list((root / "tmp").rglob("*.seg.*.part")), "killed with half a segment written"
     assert _segments(root) == []
     actor = IndexActor(str(root))
     assert len(actor.entries) == 0
