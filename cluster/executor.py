@@ -98,12 +98,15 @@ class RayExecutor:
         args = (spec, *refs, job.lease) if leased else (spec, *refs)
         out = remote._remote(args=args, name=f"{job.node_id} ({job.task.name})", **opts)
         outputs = [out] if job.task.num_returns == 1 else list(out)
-        return Submission(outputs=outputs,
-                          outcome=tracker.expect(job.node_id, outputs[0], leased=leased))
+        stores = job.write and job.task.opts.cache
+        return Submission(outputs=outputs, outcome=tracker.expect(
+            job.node_id, outputs[0], leased=leased, key=job.key,
+            sockets=job.task.num_returns, stores=stores))
 
     def _tracking(self) -> Tracker:
         if self._tracker is None:
-            self._tracker = Tracker(asyncio.get_running_loop(), ray.util.get_node_ip_address())
+            self._tracker = Tracker(asyncio.get_running_loop(), ray.util.get_node_ip_address(),
+                                    self.store)
         return self._tracker
 
     async def fetch(self, handle: Any) -> Any:

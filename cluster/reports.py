@@ -6,7 +6,10 @@ here instead of as an extra return object per task, which the driver would
 have to await one by one. The worker sends it after storing the outputs and
 before returning them, so a report never announces outputs that are not
 stored; a worker that dies before sending is retried by Ray or, past its
-retries, seen as a failed task by the executor's watchdog.
+retries, seen as a failed task by the executor's watchdog. A worker that cannot
+reach the driver (a firewalled port) returns its outputs anyway, and tries that
+driver again only after ``RETRY_AFTER``; the watchdog reads such a task's
+outcome from the store (``cluster.tracking``).
 
 Wire: frames of a 4-byte big-endian length and a payload. The first frame
 on a connection is the run's token, checked before anything is unpickled;
@@ -25,6 +28,7 @@ import secrets
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable
 
 from runner.contracts import NodeOutcome
@@ -133,6 +137,9 @@ def _frame(payload: bytes) -> bytes:
 _SENDERS: dict[Reply, socket.socket] = {}  # by run: a new run never meets an old socket
 _SEND_LOCK = threading.Lock()
 _KEEP = 8  # connections a worker keeps open (one per recent run)
+CONNECT_TIMEOUT = 5.0  # seconds; a port a firewall drops costs a task this once
+RETRY_AFTER = 30.0  # a driver found unreachable is not tried again for this long
+_UNREACHABLE: dict[Reply, float] = {}  # reply -> when connecting to it last failed
 
 
 def send(reply: Reply, node_id: str, outcome: NodeOutcome) -> None:
@@ -147,7 +154,17 @@ def send(reply: Reply, node_id: str, outcome: NodeOutcome) -> None:
                 return
             except OSError:
                 _close(reply)
-        conn = socket.create_connection((host, port), timeout=30)
+        failed_at = _UNREACHABLE.get(reply)
+        if failed_at is not None and time.monotonic() - failed_at < RETRY_AFTER:
+            raise ConnectionError(f"the driver at {host}:{port} was unreachable moments ago")
+        try:
+            conn = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
+        except OSError:
+            while len(_UNREACHABLE) >= _KEEP:
+                del _UNREACHABLE[next(iter(_UNREACHABLE))]
+            _UNREACHABLE[reply] = time.monotonic()
+            raise
+        _UNREACHABLE.pop(reply, None)
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             conn.sendall(_frame(token) + frame)

@@ -6,9 +6,12 @@ because an input could not be computed, its worker crashed past its retries,
 or the report was lost. The watchdog finds those without fetching any output:
 when no report arrived for a while, it asks Ray which awaited tasks already
 ended (``ray.wait`` without fetching); one that ended and is still unreported
-a poll later is settled from its output object, which is then an error
-(small) or, if its report was lost, an output that is stored but reported as
-a failure (never as success: the driver never saw its manifests).
+a poll later is settled from its output object. That is an error (small), or
+the task succeeded and its report was lost (a worker that cannot reach the
+driver's report port, say): the outcome is then read from the store, where the
+worker put its outputs before returning them (the node's manifests, as a cache
+hit would read them), and the run goes on. Outputs that should be stored but
+are not make it a failure, never a success the store cannot back.
 """
 
 from __future__ import annotations
@@ -37,24 +40,30 @@ class _Awaited:
     ref: Any  # the node's first output ObjectRef
     start: float
     leased: bool = False  # the task checks a lease answer (``NodeJob.lease``)
+    key: str = ""
+    sockets: int = 1
+    stores: bool = False  # its worker puts its outputs in the store before returning them
 
 
 class Tracker:
     """Futures of this run's submitted nodes; see the module docstring."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, host: str) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, host: str, store: Any) -> None:
         self.loop = loop
+        self.store = store
+        self.recovered = 0  # outcomes read from the store for want of a report
         self.server = ReportServer(loop, host, self._deliver)
         self.reply = self.server.reply
         self.waiting: dict[str, _Awaited] = {}
         self._heard = False
         self._watch = loop.create_task(self._watchdog())
 
-    def expect(self, node_id: str, ref: Any, *,
-               leased: bool = False) -> asyncio.Future[NodeOutcome]:
+    def expect(self, node_id: str, ref: Any, *, leased: bool = False, key: str = "",
+               sockets: int = 1, stores: bool = False) -> asyncio.Future[NodeOutcome]:
         """The future of ``node_id``'s outcome (a resubmission replaces an earlier one)."""
         fut: asyncio.Future[NodeOutcome] = self.loop.create_future()
-        self.waiting[node_id] = _Awaited(fut, ref, time.perf_counter(), leased)
+        self.waiting[node_id] = _Awaited(fut, ref, time.perf_counter(), leased, key, sockets,
+                                         stores)
         return fut
 
     def close(self) -> None:
@@ -100,36 +109,61 @@ class Tracker:
         """Outcomes of tasks that ended unreported, set in submission order (a parent's
         failure before the child's, so the child is skipped, not failed)."""
         awaited = [(nid, self.waiting[nid]) for nid in node_ids]
-        outcomes = await asyncio.gather(*(_outcome(nid, a) for nid, a in awaited))
+        outcomes = await asyncio.gather(*(self._outcome(nid, a) for nid, a in awaited))
         for (nid, a), outcome in zip(awaited, outcomes, strict=True):
             if self.waiting.get(nid) is a:
                 del self.waiting[nid]
             if not a.future.done():
                 a.future.set_result(outcome)
 
+    async def _outcome(self, node_id: str, awaited: _Awaited) -> NodeOutcome:
+        try:
+            await asyncio.wrap_future(awaited.ref.future())
+        except Exception as err:  # noqa: BLE001 - settled by what Ray raised
+            return _failed(node_id, awaited, err)
+        if self.recovered == 0:
+            host, port, _ = self.server.reply
+            log.warning("digestflow: a task's report did not reach this driver (listening on "
+                        "%s:%d); outcomes without a report are read from the store instead, "
+                        "which is slower: workers must be able to reach that port "
+                        "(docs/cluster.md)", host, port)
+        self.recovered += 1
+        return await asyncio.to_thread(_from_store, self.store, awaited)
 
-async def _outcome(node_id: str, awaited: _Awaited) -> NodeOutcome:
+
+def _failed(node_id: str, awaited: _Awaited, err: BaseException) -> NodeOutcome:
+    """The outcome of a task that ended with ``err`` (its output object) unreported."""
+    if not isinstance(err, ray.exceptions.RayTaskError):  # crashed past retries, node died...
+        return _error(err, awaited.start)
+    cause = err.as_instanceof_cause()
+    failed = getattr(cause, "cause", None) or cause
+    if isinstance(failed, NodeFailed):
+        if failed.node_id != node_id:
+            return NodeOutcome(upstream_failed=failed.node_id)
+        if failed.stale:
+            return NodeOutcome(stale=[failed.stale])
+        if failed.held:
+            return NodeOutcome(held=failed.held)
+        return NodeOutcome(error=failed.info)
+    if awaited.leased and isinstance(failed, ray.exceptions.RayActorError):
+        return NodeOutcome(held=UNANSWERED)  # the index died before its lease answer
+    return _error(err, awaited.start)
+
+
+def _from_store(store: Any, awaited: _Awaited) -> NodeOutcome:
+    """A succeeded task's outcome from the manifests its worker stored (none where it
+    stores nothing); a failure if they are not all there."""
+    seconds = time.perf_counter() - awaited.start
+    if not awaited.stores:
+        return NodeOutcome(seconds=seconds)
     try:
-        await asyncio.wrap_future(awaited.ref.future())
-    except ray.exceptions.RayTaskError as err:
-        cause = err.as_instanceof_cause()
-        failed = getattr(cause, "cause", None) or cause
-        if isinstance(failed, NodeFailed):
-            if failed.node_id != node_id:
-                return NodeOutcome(upstream_failed=failed.node_id)
-            if failed.stale:
-                return NodeOutcome(stale=[failed.stale])
-            if failed.held:
-                return NodeOutcome(held=failed.held)
-            return NodeOutcome(error=failed.info)
-        if awaited.leased and isinstance(failed, ray.exceptions.RayActorError):
-            return NodeOutcome(held=UNANSWERED)  # the index died before its lease answer
-        return _error(err, awaited.start)
-    except Exception as err:  # noqa: BLE001 - worker crashed past retries, node died...
-        return _error(err, awaited.start)
-    return NodeOutcome(seconds=time.perf_counter() - awaited.start, error=ErrorInfo(
-        type="ReportLost", message="the task finished but its report never reached the "
-        "driver; its outputs may be stored, and a later run will find them", traceback=""))
+        manifests = [store.manifest(awaited.key, s).to_dict() for s in range(awaited.sockets)]
+    except Exception as err:  # noqa: BLE001 - missing or unreadable: not backed by the store
+        return NodeOutcome(seconds=seconds, error=ErrorInfo(
+            type="ReportLost", message="the task finished but its report never reached the "
+            f"driver, and its outputs are not in the store ({err})", traceback=""))
+    return NodeOutcome(manifests=manifests, seconds=seconds,
+                       bytes_written=sum(m["nbytes"] for m in manifests))
 
 
 def _error(err: BaseException, start: float) -> NodeOutcome:

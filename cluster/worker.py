@@ -5,13 +5,15 @@ Returns one object per output socket, nothing else: each output travels as
 cutoff (``runner.cutoff``) reads its parents' digests from the inputs it
 receives anyway, with no extra argument per parent. The ``NodeOutcome`` the
 driver needs goes to it over ``cluster.reports``, sent after the outputs are
-stored and before they are returned. A failure is reported the same way and
+stored and before they are returned (if it cannot be sent, the driver reads it
+from the store: see ``cluster.tracking``). A failure is reported the same way and
 raised as ``NodeFailed`` carrying the node id, so a downstream task that Ray
 fails with the same error can tell it was skipped, not broken.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -19,6 +21,8 @@ from cluster import reports
 from runner.contracts import Cutoff, ErrorInfo, NodeOutcome
 from runner.task import Task
 from runner.work import StaleInput, error_info, execute_node
+
+log = logging.getLogger("digestflow")
 
 # (node id, key, write, literal inputs, upstream input names, cutoff (recipe, lookup) or
 # None, where to report, whether the last argument is the index's answer to the leases)
@@ -99,9 +103,8 @@ def run_node(task: Task, store: Any, spec: Spec, *upstream: Any) -> Any:
         metrics.task_done(task.name, outcome)
     try:
         reports.send(reply, node_id, outcome)
-    except OSError as err:  # stored, but the driver never heard: a failure, not cached
-        raise NodeFailed(node_id, ErrorInfo(
-            type="ReportLost", message=f"could not report to the driver at {reply[0]}:"
-            f"{reply[1]}: {err}", traceback="")) from None
+    except OSError as err:  # the driver reads the outcome from the store instead
+        log.debug("digestflow: could not report %s to the driver at %s:%d: %s",
+                  node_id, reply[0], reply[1], err)
     carried = [Carried(v, outcome.digest(s)) for s, v in enumerate(values)]
     return carried[0] if task.num_returns == 1 else tuple(carried)

@@ -13,6 +13,8 @@ import socket
 import struct
 from pathlib import Path
 
+import pytest
+
 from cluster import reports
 from runner.contracts import ErrorInfo, NodeOutcome
 
@@ -92,9 +94,10 @@ def test_a_wrong_token_is_dropped_before_anything_is_unpickled(tmp_path):
     assert got == [] and not trip.exists()
 
 
-def test_a_report_after_the_run_ended_fails_loudly():
-    """A worker whose driver has gone cannot report: send raises, so the task fails
-    instead of returning outputs nobody recorded."""
+def test_a_report_to_an_unreachable_driver_raises_and_is_not_retried_at_once():
+    """A worker whose driver cannot be reached (gone, or a firewall) gets an error, and
+    the next report for that run fails at once instead of waiting on the network again
+    (the driver reads those outcomes from the store: tests/faults/test_processes.py)."""
     async def closed() -> reports.Reply:
         server = reports.ReportServer(asyncio.get_running_loop(), HOST, lambda _r: None)
         server.close()
@@ -103,6 +106,9 @@ def test_a_report_after_the_run_ended_fails_loudly():
     reply = asyncio.run(closed())
     try:
         reports.send(reply, "n-1", NodeOutcome())
-    except OSError:
-        return
-    raise AssertionError("a report to a closed driver was accepted")
+    except OSError as err:
+        assert "moments ago" not in str(err)  # this one did try to connect
+    else:
+        raise AssertionError("a report to a closed driver was accepted")
+    with pytest.raises(ConnectionError, match="unreachable moments ago"):
+        reports.send(reply, "n-2", NodeOutcome())

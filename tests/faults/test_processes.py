@@ -263,25 +263,67 @@ def loses_report(label: str, x: int) -> int:
 
 
 @pytest.mark.slow
-def test_a_lost_report_is_a_failure_never_a_silent_success(tmp_path, runlog, ray_session):
+def test_a_lost_report_is_read_from_the_store(tmp_path, runlog, ray_session):
     """The task ended and Ray holds its output, but the driver never heard: the watchdog
-    settles it as failed (the driver has none of its manifests) and the run does not hang;
-    what it stored stays stored and the next run reads it."""
+    reads its outcome from the store, where the worker put the output before returning
+    it, so the run completes with the right value and the next run computes nothing."""
     from tests.conftest import kill_index_actor
 
     root = str(tmp_path / "store")
     try:
-        with pytest.raises(RunError, match="ReportLost") as info:
-            run(step.bind("after", loses_report.bind("lost", source.bind("src", 4))), store=root)
-        report = {r.task: r for r in info.value.result.report}
-        assert (report["source"].status, report["loses_report"].status) == ("executed", "failed")
-        # the child got the (valid) output through Ray: it ran on it, or was skipped if
-        # the watchdog settled its parent first
-        assert report["step"].status in ("executed", "skipped")
-        assert _stored(root, report["loses_report"].key) == 12
-        assert "lost" in runlog.take()
         result = run(step.bind("after", loses_report.bind("lost", source.bind("src", 4))),
                      store=root)
-        assert result.values == 13 and "lost" not in runlog.take(), "its stored output is read"
+        assert result.values == 13
+        assert {r.task: r.status for r in result.report} == {
+            "source": "executed", "loses_report": "executed", "step": "executed"}
+        assert _stored(root, result.by_id()["loses_report-1"].key) == 12
+        assert runlog.take() == ["after", "lost", "src"]
+        again = run(step.bind("after", loses_report.bind("lost", source.bind("src", 4))),
+                    store=root)
+        assert again.values == 13 and runlog.take() == [], "everything is served from the store"
+    finally:
+        kill_index_actor(root)
+
+
+@pytest.mark.slow
+def test_workers_that_cannot_reach_the_driver_still_finish_the_run(
+        tmp_path, runlog, ray_session, monkeypatch, caplog):
+    """A firewall between the workers and the driver's report port: every report is
+    refused, yet each outcome is read from the store, failures keep their own error,
+    the driver warns once, and the next run computes only the failed node."""
+    import logging
+    import socket
+
+    from cluster import tracking
+    from tests.conftest import kill_index_actor
+    from tests.runner.tasks import boom, combine, split
+
+    class Unreachable(tracking.ReportServer):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            with socket.socket() as closed:  # a port nobody listens on: refused
+                closed.bind((self.reply[0], 0))
+                port = closed.getsockname()[1]
+            self.reply = (self.reply[0], port, self.token)
+
+    monkeypatch.setattr(tracking, "ReportServer", Unreachable)
+    root = str(tmp_path / "store")
+
+    def graph():
+        src = source.bind("src", 4)
+        return [combine.bind("sum", *split.bind("split", src)), boom.bind("boom", src)]
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="digestflow"):
+            result = run(graph(), store=root, raise_on_error=False)
+        assert result.values[0] == 8  # (4 + 1) + (4 - 1)
+        status = {r.task: r.status for r in result.report}
+        assert status == {"source": "executed", "split": "executed", "combine": "executed",
+                          "boom": "failed"}, status
+        assert "boom in boom with x=4" in result.by_id()["boom-1"].error
+        assert caplog.text.count("did not reach this driver") == 1
+        assert runlog.take() == ["boom", "split", "src", "sum"]
+        again = run(graph(), store=root, raise_on_error=False)
+        assert again.values[0] == 8 and runlog.take() == ["boom"], "failures are never cached"
     finally:
         kill_index_actor(root)
