@@ -4,7 +4,9 @@ Read cached inputs from the store, call the function, split its outputs into
 sockets, write each socket to the store under the node's key, and return the
 values plus a small picklable ``NodeOutcome`` (manifests, timings, bytes).
 With early cutoff (``runner.cutoff``), first try the outputs an earlier run
-stored for the same input content; after computing, record them.
+stored for the same input content (only if each cached input's stored digest is
+still the one the lookup gave); after computing, record them under the content
+actually read.
 A cached input that vanished or is corrupt is reported as *stale*, so the
 driver recomputes it instead of failing the node.
 """
@@ -17,6 +19,7 @@ import inspect
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from keys import File
@@ -45,17 +48,21 @@ def execute_node(
     ``digests``: content digest of each upstream input (by input name), for cutoff.
     """
     start = time.perf_counter()
-    rkey = _content_key(cutoff, inputs, digests or {})
+    digests = digests or {}
+    rkey = _content_key(cutoff, inputs, digests)
     if rkey is not None and cutoff is not None and cutoff.lookup:
-        reused = _reuse(task, key, rkey, store, start)
+        reused = _reuse(task, key, rkey, store, start, inputs)
         if reused is not None:
             return reused
     bytes_read = 0
     resolved: dict[str, Any] = {}
+    read: dict[str, Cached] = {}  # cached inputs whose stored digest is not the lookup's
     for name, value in inputs.items():
         if isinstance(value, Cached):
-            resolved[name], nbytes = _read_cached(store, value, name)
-            bytes_read += nbytes
+            resolved[name], manifest = _read_cached(store, value, name)
+            bytes_read += manifest.nbytes
+            if manifest.content_digest != value.digest:
+                read[name] = replace(value, digest=manifest.content_digest)
         elif isinstance(value, File):
             resolved[name] = value.path  # keyed by contents, called with the path
         else:
@@ -67,6 +74,8 @@ def execute_node(
     if write and task.opts.cache:
         for socket, value in enumerate(values):
             manifests.append(store.put(key, socket, value, task=task.name).to_dict())
+        if rkey is not None and read:  # the index's digest was stale: key by what was read
+            rkey = _content_key(cutoff, {**inputs, **read}, digests)
         if rkey is not None:
             record_alias(store, rkey, key, manifests)
     outcome = NodeOutcome(
@@ -94,11 +103,11 @@ def _content_key(cutoff: Cutoff | None, inputs: Mapping[str, Any],
     return resolved_key(cutoff.recipe, content)
 
 
-def _reuse(task: Task, key: str, rkey: str, store: Any,
-           start: float) -> tuple[list[Any], NodeOutcome] | None:
+def _reuse(task: Task, key: str, rkey: str, store: Any, start: float,
+           inputs: Mapping[str, Any]) -> tuple[list[Any], NodeOutcome] | None:
     """Outputs an earlier run stored for these inputs' content, stored under ``key`` too."""
     found = find_reusable(store, rkey, task)
-    if found is None:
+    if found is None or not _digests_hold(store, inputs):
         return None
     source, values, stored = found
     if source == key:
@@ -112,6 +121,19 @@ def _reuse(task: Task, key: str, rkey: str, store: Any,
         worker=WorkerInfo(pid=os.getpid()),
     )
     return values, outcome
+
+
+def _digests_hold(store: Any, inputs: Mapping[str, Any]) -> bool:
+    """Whether each cached input's digest (from the index's lookup, which may be stale:
+    a restarted index, a key rewritten since) is still its stored object's."""
+    for value in inputs.values():
+        if isinstance(value, Cached):
+            try:
+                if store.manifest(value.key, value.socket).content_digest != value.digest:
+                    return False
+            except Exception:  # noqa: BLE001 - gone or unreadable: no reuse, compute instead
+                return False
+    return True
 
 
 def error_info(err: BaseException) -> ErrorInfo:
@@ -144,14 +166,13 @@ def split_outputs(task: Task, result: Any) -> list[Any]:
     return list(result)
 
 
-def _read_cached(store: Any, ref: Any, name: str) -> tuple[Any, int]:
+def _read_cached(store: Any, ref: Any, name: str) -> tuple[Any, Any]:
     """A cached input, on the kind of device it was returned on (as a live one would
     be: a CUDA tensor comes back on CUDA where this worker has a GPU)."""
     from storage import AS_STORED, CorruptObjectError, NotDecodableHere, ObjectNotFound
 
     try:
-        value, manifest = store.load(ref.key, ref.socket, device=AS_STORED)
-        return value, manifest.nbytes
+        return store.load(ref.key, ref.socket, device=AS_STORED)
     except (ObjectNotFound, CorruptObjectError) as err:
         raise StaleInput(ref.key, ref.socket, str(err)) from err
     except NotDecodableHere as err:
