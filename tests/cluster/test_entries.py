@@ -38,6 +38,23 @@ def test_the_table_answers_each_socket_it_was_given_and_none_other() -> None:
     assert table.get_many([(KEY, 0), (KEY, 2)]) == [None, None] and not table.has_key(KEY)
 
 
+def test_a_key_with_only_socket_0_has_no_other_socket() -> None:
+    """Socket 0 alone is kept as a bare value: asking another socket of that key must
+    still be a miss, never socket 0's manifest."""
+    table = ManifestTable()
+    table.put(KEY, 0, b"zero")
+    assert table.get_many([(KEY, 0), (KEY, 1)]) == [b"zero", None]
+    table.put(KEY, 0, b"zero again")  # a rewrite (refresh) replaces it
+    assert table.get_many([(KEY, 0), (KEY, 1)]) == [b"zero again", None]
+    other = "cd" * 32
+    for socket, raw in ((2, b"two"), (0, b"zero"), (1, b"one"), (2, b"two again")):
+        table.put(other, socket, raw)  # socket 0 added to, and others rewritten in, a row
+    assert table.get_many([(other, s) for s in range(4)]) == [b"zero", b"one", b"two again",
+                                                              None]
+    table.drop_key("ef" * 32)  # never recorded: nothing to drop, no error
+    assert len(table) == 2
+
+
 def test_a_key_costs_a_few_hundred_bytes_not_a_kilobyte() -> None:
     rng, n = random.Random(0), 20_000
     rows = [encode(_manifest(rng.randbytes(32).hex())) for _ in range(n)]

@@ -80,6 +80,31 @@ def test_a_torn_or_corrupt_segment_is_a_rebuild_never_a_wrong_answer(tmp_path: P
         assert _answers(second, refs) == manifests, damage  # from the store itself
 
 
+def test_the_newest_segment_wins_and_a_bad_one_hides_nothing(tmp_path: Path) -> None:
+    """Segments load oldest first, so a key rewritten since (a refresh) is answered as
+    the newer segment saved it; a corrupt segment or a stray file sorted before the good
+    ones does not stop them from loading; the epoch tag is checked when it is not empty."""
+    root = tmp_path / "s"
+    refs, manifests = _filled(root)
+    open_store(root).delete(refs[-1][0])  # a deletion: the store's epoch is no longer ""
+    first = IndexActor(str(root))
+    assert first.epoch
+    first.record([manifests[r].to_dict() for r in refs[:2]])
+    first.save()
+    rewritten = open_store(root).put(*refs[0], "value 0, refreshed", task="t.make")
+    first.record([rewritten.to_dict()])
+    first.save()
+    assert len(_segments(root)) == 2
+    stray = root / SEGMENT_DIR / "0-notes.txt"
+    stray.write_text("not a segment")
+    bad = root / SEGMENT_DIR / "00000000000000000001-dead.seg"
+    bad.write_bytes(MAGIC + b"\0" * 40)
+    second = IndexActor(str(root))
+    assert len(second.entries) == 2, "both good segments loaded"
+    assert _answers(second, refs[:2]) == {refs[0]: rewritten, refs[1]: manifests[refs[1]]}
+    assert stray.exists() and not bad.exists()
+
+
 def test_a_segment_of_another_format_is_left_alone(tmp_path: Path) -> None:
     root = tmp_path / "s"
     refs, manifests = _filled(root)
