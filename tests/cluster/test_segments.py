@@ -3,10 +3,6 @@ torn, corrupt or stale segment never makes it answer a manifest the store would 
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -14,8 +10,7 @@ from cluster.entries import decode_found
 from cluster.index import IndexActor
 from storage import open_store
 from storage.segments import MAGIC, SEGMENT_DIR
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.processes import kill_when_stalled
 
 
 def _filled(root: Path, n: int = 6) -> tuple[list[tuple[str, int]], dict]:
@@ -155,13 +150,7 @@ _CHILD = textwrap.dedent("""
 def test_an_actor_killed_mid_write_of_a_segment_leaves_none(tmp_path: Path) -> None:
     root = tmp_path / "s"
     refs, manifests = _filled(root)
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(root)], cwd=REPO,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "STALLED"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=60)
+    kill_when_stalled(_CHILD, root)
     assert list((root / "tmp").rglob("*.seg.*.part")), "killed with half a segment written"
     assert _segments(root) == []
     actor = IndexActor(str(root))

@@ -5,12 +5,7 @@ loses nothing and resumes when run again."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,8 +17,7 @@ from storage.marker import forget_checked
 from storage.migrate import migrate
 from tests.faults.tasks import numbers, total
 from tests.layouts import layouts_present, object_paths, to_layout_1
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.processes import kill_when_stalled
 
 
 def _pipeline(k: int = 0):
@@ -101,13 +95,7 @@ def test_killed_migration_loses_nothing_and_resumes(tmp_path, point):
         store.put(k, 1, values[(k, 1)])
     to_layout_1(store)
     method, which = KILL_POINTS[point]
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(root), method, which, "10"],
-                            cwd=REPO, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "STALLED"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=60)
+    kill_when_stalled(_CHILD, root, method, which, "10")
     forget_checked()
     killed = open_store(root)
     assert layouts_present(killed) == {1, 2}, "killed mid-way"

@@ -20,9 +20,9 @@ import pytest
 from runner import RunError, run, task
 from storage import ObjectNotFound, open_store
 from tests.faults.tasks import step
+from tests.processes import REPO, kill_when_stalled
 from tests.runner.tasks import record, source
 
-REPO = Path(__file__).resolve().parents[2]
 KEY = "5a" * 32
 VALUE = np.arange(4 << 20, dtype=np.float32)  # 16 MiB: several writes, one data file
 
@@ -67,13 +67,7 @@ def test_writer_killed_at_each_point_of_a_put(tmp_path, point):
     root = tmp_path / "store"
     store = open_store(root)
     store.put("11" * 32, 0, [1, 2, 3])  # a valid neighbour that must survive
-    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(root), point, KEY],
-                            cwd=REPO, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "STALLED"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=60)
+    kill_when_stalled(_WRITER, root, point, KEY)
     if point == "after-put":
         assert np.array_equal(store.get(KEY, 0), VALUE), "a finished put is whole"
     else:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-import signal
 import stat
 import subprocess
 import sys
@@ -20,9 +19,8 @@ from storage.backends import LocalBackend
 from storage.refs import data_path
 from storage.secret import key_file_secret
 from tests.layouts import object_paths
+from tests.processes import REPO, kill_when_stalled
 from tests.storage.helpers import key
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _mappings_of(path: str) -> list[tuple[int, int]]:
@@ -127,17 +125,7 @@ _WRITER = textwrap.dedent("""
 def test_killed_writer_leaves_nothing_readable_and_gc_cleans_up(
     local_store: Store, phase: str
 ) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _WRITER, local_store.backend.root, phase, key(5)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout.readline().strip() == "STALLED"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
+    kill_when_stalled(_WRITER, local_store.backend.root, phase, key(5))
     assert local_store.contains_many([(key(5), 0)]) == set()
     with pytest.raises(ObjectNotFound):
         local_store.get(key(5), 0)

@@ -82,24 +82,18 @@ def test_another_format_is_a_miss_not_a_misread(local_store: Store, other: Any) 
     assert local_store.get("a" * 64, 0) == SMALL_VALUE
 
 
-def test_manifest_bytes_are_pinned(local_store: Store) -> None:
+@pytest.mark.parametrize(("name", "ref", "value"), [
+    ("small", ("a" * 64, 0), SMALL_VALUE),  # inline
+    ("big", ("b" * 64, 1), BIG_VALUE),  # a data file: no ``inline`` field at all (not null)
+])
+def test_manifest_bytes_are_pinned(local_store: Store, name: str, ref: tuple, value) -> None:
     """Sorted keys, no NaN, the same separators: other readers parse these files."""
     written = local_store.backend.read_bytes(
-        manifest_path(*local_store.put("a" * 64, 0, SMALL_VALUE, task="pkg.small").ref))
-    pinned = (FIXTURES / f"manifest-v{MANIFEST_FORMAT}" / "small.manifest.json").read_bytes()
+        manifest_path(*local_store.put(*ref, value, task=f"pkg.{name}").ref))
+    pinned = (FIXTURES / f"manifest-v{MANIFEST_FORMAT}" / f"{name}.manifest.json").read_bytes()
     created = json.loads(written)["created"]
     assert written == pinned.replace(
-        str(_fixture(MANIFEST_FORMAT, "small")["created"]).encode(), repr(created).encode())
-
-
-def test_manifest_bytes_of_a_data_file_object_are_pinned(local_store: Store) -> None:
-    """An object with a data file has no ``inline`` field at all (not ``null``)."""
-    written = local_store.backend.read_bytes(
-        manifest_path(*local_store.put("b" * 64, 1, BIG_VALUE, task="pkg.big").ref))
-    pinned = (FIXTURES / f"manifest-v{MANIFEST_FORMAT}" / "big.manifest.json").read_bytes()
-    created = json.loads(written)["created"]
-    assert written == pinned.replace(
-        str(_fixture(MANIFEST_FORMAT, "big")["created"]).encode(), repr(created).encode())
+        str(_fixture(MANIFEST_FORMAT, name)["created"]).encode(), repr(created).encode())
 
 
 def test_a_summary_holding_nan_is_refused_not_written_as_non_json() -> None:
