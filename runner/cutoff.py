@@ -9,11 +9,14 @@ recipe holds) plus, per input link, the content digest of the parent output
 it reads. The worker computes it from the digests that travel with the
 upstream outputs, so no driver round trip is needed per level.
 
-- After computing a node, the worker stores an alias document
-  ``resolved.<ab>/<content key>`` -> {reference key, output digests}.
+- When storing a computed node's outputs, the worker also publishes each
+  output's manifest as the alias document ``resolved.<ab>/<content key>.<socket>``
+  (``Store.put(..., alias=...)``: a hard link to the manifest it is writing,
+  so the alias costs one directory entry, not a second file, and it names the
+  reference key and digest of exactly the bytes computed for that content).
 - A worker about to compute a node whose reference key missed first looks
-  the content key up. If the alias exists and the objects under its
-  reference key still have the recorded digests, it returns those objects
+  the content key up. If the aliases exist and the objects under their
+  reference key still have the aliased digests, it returns those objects
   (stored again under the node's own reference key, so the next run is a
   plain cache hit) without calling the function: the node is *reused*.
 
@@ -23,13 +26,10 @@ overwritten by a refresh or by a volatile descendant), is a miss.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from runner.task import Task
-
-log = logging.getLogger("digestflow")
 
 ALIASES = "resolved"
 _TAG = "digestflow.resolved/1"  # of the recipe digest
@@ -75,37 +75,36 @@ def _framed(text: str) -> bytes:
     return len(data).to_bytes(4, "big") + data
 
 
+def alias_of(rkey: str, socket: int) -> tuple[str, str]:
+    """The document (kind, name) under which output ``socket`` of a node computed for
+    content key ``rkey`` is also published (``Store.put(..., alias=...)``)."""
+    return alias_kind(rkey), f"{rkey}.{socket}"
+
+
 def find_reusable(store: Any, rkey: str, task: Task) -> tuple[str, list[Any], list[Any]] | None:
-    """(source key, values, manifests) stored for content key ``rkey``, or None: a miss."""
+    """(source key, values, manifests) stored for content key ``rkey``, or None: a miss.
+
+    Each socket's alias is the manifest written for that content; the object under
+    its key must still hold the same digest (a refresh or a volatile descendant may
+    have rewritten it since)."""
     from storage import AS_STORED, StorageError
 
+    source: str | None = None
+    values, manifests = [], []
     try:
-        alias = store.get_doc(alias_kind(rkey), rkey)
-        source, digests = str(alias["key"]), list(alias["digests"])
-        if len(digests) != task.num_returns:
-            return None
-        values, manifests = [], []
-        for socket, want in enumerate(digests):
+        for socket in range(task.num_returns):
+            alias = store.aliased(*alias_of(rkey, socket))
+            if alias is None or alias.socket != socket or source not in (None, alias.key):
+                return None
+            source = alias.key
             value, manifest = store.load(source, socket, device=AS_STORED)
-            if manifest.content_digest != want:
+            if manifest.content_digest != alias.content_digest:
                 return None
             values.append(value)
             manifests.append(manifest)
     except (StorageError, OSError, KeyError, TypeError, ValueError):
         return None  # missing, corrupt or malformed: compute instead
-    return source, values, manifests
-
-
-def record_alias(store: Any, rkey: str, key: str, manifests: Sequence[Mapping[str, Any]]) -> None:
-    """Remember that the outputs stored under ``key`` have content key ``rkey``.
-
-    An alias is a hint: one that cannot be written (read-only store) costs a
-    later cutoff, never this node."""
-    digests = [m["content_digest"] for m in sorted(manifests, key=lambda m: m["socket"])]
-    try:
-        store.put_doc(alias_kind(rkey), rkey, {"key": key, "digests": digests})
-    except Exception as err:
-        log.debug("digestflow: could not record the content alias of %s: %s", key, err)
+    return (source, values, manifests) if source is not None else None
 
 
 def _plain(value: Any) -> Any:

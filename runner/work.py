@@ -25,7 +25,7 @@ from typing import Any
 from keys import File
 from runner import nested
 from runner.contracts import Cached, Cutoff, ErrorInfo, NodeOutcome, WorkerInfo
-from runner.cutoff import find_reusable, record_alias, resolved_key
+from runner.cutoff import alias_of, find_reusable, resolved_key
 from runner.node import call_arguments
 from runner.task import Task
 from runner.tracebacks import user_traceback
@@ -72,12 +72,11 @@ def execute_node(
     values = split_outputs(task, result)
     manifests: list[dict[str, Any]] = []
     if write and task.opts.cache:
-        for socket, value in enumerate(values):
-            manifests.append(store.put(key, socket, value, task=task.name).to_dict())
         if rkey is not None and read:  # the index's digest was stale: key by what was read
             rkey = _content_key(cutoff, {**inputs, **read}, digests)
-        if rkey is not None:
-            record_alias(store, rkey, key, manifests)
+        for socket, value in enumerate(values):
+            alias = alias_of(rkey, socket) if rkey is not None else None
+            manifests.append(store.put(key, socket, value, task=task.name, alias=alias).to_dict())
     outcome = NodeOutcome(
         manifests=manifests,
         seconds=time.perf_counter() - start,

@@ -49,7 +49,7 @@ class Backend(Protocol):
     root: str
 
     def read_bytes(self, path: str) -> bytes: ...
-    def write_bytes(self, path: str, data: bytes) -> None: ...
+    def write_bytes(self, path: str, data: bytes, also: str | None = None) -> bool: ...
     def open_atomic(self, path: str) -> contextlib.AbstractContextManager[BinaryIO]: ...
     def map(self, path: str, writable: bool) -> Any: ...
     def exists_many(self, paths: Iterable[str]) -> set[str]: ...
@@ -79,9 +79,45 @@ class LocalBackend:
                 raise IsADirectoryError(f"{path} is not a regular file")
             return f.read()
 
-    def write_bytes(self, path: str, data: bytes) -> None:
+    def write_bytes(self, path: str, data: bytes, also: str | None = None) -> bool:
+        """Write ``data`` to ``path`` atomically. ``also``: a second name for the same
+        bytes (a hint, such as an early-cutoff alias): published first, as a hard link
+        (one directory entry, no second write); best effort, so a failure there never
+        fails the write. Returns whether ``also`` was published."""
+        published = False
         with self.open_atomic(path) as f:
             f.write(data)
+            if also is not None:
+                f.close()
+                published = self._publish_also(f.name, also)
+        return published
+
+    def _publish_also(self, tmp: str, also: str) -> bool:
+        """Hard-link the finished temporary ``tmp`` at ``also`` (replacing what is there):
+        the link names the bytes this writer wrote, whatever replaces ``path`` later."""
+        dst = self._abs(also)
+        try:
+            try:
+                os.link(tmp, dst)
+            except FileNotFoundError:  # its directory's first entry
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                os.link(tmp, dst)
+            return True
+        except FileExistsError:  # an older one: replaced atomically
+            with contextlib.suppress(OSError):
+                _, second = self._tmp_for(also)
+                os.link(tmp, second)
+                try:
+                    os.replace(second, dst)
+                    return True
+                except OSError:
+                    os.unlink(second)
+        except OSError:  # links refused here: a copy
+            with contextlib.suppress(OSError), open(tmp, "rb") as src, \
+                    self.open_atomic(also) as out:
+                shutil.copyfileobj(src, out)
+                return True
+        return False
 
     @contextlib.contextmanager
     def open_atomic(self, path: str) -> Iterator[BinaryIO]:
@@ -288,9 +324,20 @@ class ArrowBackend:
         with self.fs.open_input_stream(self._abs(path)) as f:
             return f.read()
 
-    def write_bytes(self, path: str, data: bytes) -> None:
+    def write_bytes(self, path: str, data: bytes, also: str | None = None) -> bool:
+        """Write ``data`` to ``path``; ``also`` (best effort, written first): the same bytes
+        under a second name, as ``LocalBackend.write_bytes``. Returns whether it was."""
+        published = False
+        if also is not None:
+            try:
+                with self.fs.open_output_stream(self._abs(also)) as f:
+                    f.write(data)
+                published = True
+            except OSError:
+                pass  # a hint: the write itself goes on
         with self.fs.open_output_stream(self._abs(path)) as f:
             f.write(data)
+        return published
 
     @contextlib.contextmanager
     def open_atomic(self, path: str) -> Iterator[BinaryIO]:

@@ -169,17 +169,25 @@ class Store:
         return self._secret_cache
 
     # -- objects ----------------------------------------------------------------------
-    def put(self, key: Any, socket: int, value: Any, *, task: str | None = None) -> Manifest:
-        """Encode ``value`` and store it under ``(key, socket)``; return its manifest."""
+    def put(self, key: Any, socket: int, value: Any, *, task: str | None = None,
+            alias: tuple[str, str] | None = None) -> Manifest:
+        """Encode ``value`` and store it under ``(key, socket)``; return its manifest.
+
+        ``alias``: a document (kind, name) that also names this manifest, written
+        before the object appears (a hard link where the filesystem allows it, so it
+        costs one directory entry) and best effort: a hint for ``aliased``, such as
+        an early-cutoff alias. It names the bytes this call wrote, even if another
+        writer replaces the object later."""
         key, socket = refs.key_hex(key), refs.check_socket(socket)
+        also = None if alias is None else refs.doc_path(*alias)
         try:
-            return self._put(key, socket, value, task)
+            return self._put(key, socket, value, task, also)
         except UNREADABLE_FILE as err:  # something not ours sits where the object goes
             log.warning("object %s/%s in %r: %s in the way; moved to quarantine/",
                         key, socket, self, type(err).__name__)
             for path in layout.object_paths(key, socket, self._registry.exts()):
                 clear_way(self.backend, path)
-            return self._put(key, socket, value, task)
+            return self._put(key, socket, value, task, also)
 
     @property
     def _layouts(self) -> tuple[int, ...]:
@@ -189,7 +197,8 @@ class Store:
             self._read_order = layout.read_layouts(marked)
         return self._read_order
 
-    def _put(self, key: str, socket: int, value: Any, task: str | None) -> Manifest:
+    def _put(self, key: str, socket: int, value: Any, task: str | None,
+             also: str | None) -> Manifest:
         ctx = CodecContext(key, socket, self._secret)
         declined: frozenset[str] = frozenset()
         while True:
@@ -215,8 +224,17 @@ class Store:
             task=task,
             inline=None if out.spilled else out.inline_text(),
         )
-        self.backend.write_bytes(refs.manifest_path(key, socket), manifest.to_json())
+        self.backend.write_bytes(refs.manifest_path(key, socket), manifest.to_json(), also)
         return manifest
+
+    def aliased(self, kind: str, name: str) -> Manifest | None:
+        """The manifest ``put(..., alias=(kind, name))`` published, or None: missing or
+        unreadable (a hint, never quarantined). It names the object it was written
+        for; whether that object still holds it is the caller's check."""
+        try:
+            return Manifest.from_json(self.backend.read_bytes(refs.doc_path(kind, name)))
+        except (OSError, StorageError):
+            return None
 
     def get(self, key: Any, socket: int, *, verify: str | None = None, device: Any = None) -> Any:
         """The value stored under ``(key, socket)``.

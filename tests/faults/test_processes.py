@@ -50,10 +50,10 @@ _WRITER = textwrap.dedent("""
         LocalBackend._rename_into_place = staticmethod(stall)
     elif point == "before-manifest":  # data in place, no manifest: no object yet
         write_bytes = LocalBackend.write_bytes
-        def slow_manifest(self, path, data):
+        def slow_manifest(self, path, data, also=None):
             if path.endswith(".manifest.json"):
                 stall()
-            return write_bytes(self, path, data)
+            return write_bytes(self, path, data, also)
         LocalBackend.write_bytes = slow_manifest
     store = storage.open_store(root)
     store.put(key, 0, np.arange(4 << 20, dtype=np.float32))

@@ -112,10 +112,10 @@ _WRITER = textwrap.dedent("""
         base.HashingWriter.write = slow
     else:
         write_bytes = LocalBackend.write_bytes
-        def slow_manifest(self, path, data):
+        def slow_manifest(self, path, data, also=None):
             if path.endswith(".manifest.json"):
                 stall()
-            return write_bytes(self, path, data)
+            return write_bytes(self, path, data, also)
         LocalBackend.write_bytes = slow_manifest
     storage.open_store(root).put(key, 0, np.ones(4 << 20, dtype=np.float32))
 """)
