@@ -10,7 +10,7 @@ it reads. The worker computes it from the digests that travel with the
 upstream outputs, so no driver round trip is needed per level.
 
 - When storing a computed node's outputs, the worker also publishes each
-  output's manifest as the alias document ``resolved.<ab>/<content key>.<socket>``
+  output's manifest under the alias ``<content key>.<socket>``
   (``Store.put(..., alias=...)``: a hard link to the manifest it is writing,
   so the alias costs one directory entry, not a second file, and it names the
   reference key and digest of exactly the bytes computed for that content).
@@ -31,15 +31,8 @@ from typing import Any
 
 from runner.task import Task
 
-ALIASES = "resolved"
 _TAG = "digestflow.resolved/1"  # of the recipe digest
 _RESOLVED = b"digestflow.resolved\x00\x02"  # of content keys (2: framed by hand)
-
-
-def alias_kind(rkey: str) -> str:
-    """The document kind of an alias: fanned out by the content key's first byte
-    (``docs/resolved.ab/<content key>.json``), so writers do not share one directory."""
-    return f"{ALIASES}.{rkey[:2]}"
 
 
 def recipe_digest(recipe: Mapping[str, Any]) -> str:
@@ -75,10 +68,10 @@ def _framed(text: str) -> bytes:
     return len(data).to_bytes(4, "big") + data
 
 
-def alias_of(rkey: str, socket: int) -> tuple[str, str]:
-    """The document (kind, name) under which output ``socket`` of a node computed for
-    content key ``rkey`` is also published (``Store.put(..., alias=...)``)."""
-    return alias_kind(rkey), f"{rkey}.{socket}"
+def alias_of(rkey: str, socket: int) -> str:
+    """The alias under which output ``socket`` of a node computed for content key
+    ``rkey`` is also published (``Store.put(..., alias=...)``)."""
+    return f"{rkey}.{socket}"
 
 
 def find_reusable(store: Any, rkey: str, task: Task) -> tuple[str, list[Any], list[Any]] | None:
@@ -93,7 +86,7 @@ def find_reusable(store: Any, rkey: str, task: Task) -> tuple[str, list[Any], li
     values, manifests = [], []
     try:
         for socket in range(task.num_returns):
-            alias = store.aliased(*alias_of(rkey, socket))
+            alias = store.aliased(alias_of(rkey, socket))
             if alias is None or alias.socket != socket or source not in (None, alias.key):
                 return None
             source = alias.key

@@ -7,7 +7,10 @@ never evicted. Others go oldest-first: all unused for ``older_than`` seconds,
 then more until the total is at most ``max_bytes``. Eviction deletes the
 manifest first. Temporaries (``tmp/``), data files no manifest refers to (a
 writer died between data and manifest) and quarantined objects are removed
-once older than ``temp_age`` seconds.
+once older than ``temp_age`` seconds, and so are aliases (``Store.put``'s
+second names of manifests, ``docs/alias.*/``) whose bytes no object left
+holds (its object evicted, or rewritten with other content): a local alias
+is a hard link, so it would otherwise keep an evicted manifest's inline data.
 
 Safety: these functions take a backend and a codec registry (never a Store),
 walk the store without following symlinks, and delete only paths that match
@@ -46,6 +49,7 @@ _QUARANTINED = re.compile(
     rf"{QUARANTINE_DIR}/[0-9a-f]{{64}}-[0-9]+-[0-9]+/(manifest\.json|reason\.txt|data\.[A-Za-z0-9_]+)"
 )
 _MANIFEST_EXT = refs.MANIFEST_SUFFIX[1:]
+_LEGACY_ALIAS = re.compile(r"docs/resolved\.[0-9a-f]{2}/[0-9a-f]{64}\.json")
 
 
 def _manifest_paths(entries: Iterable[FileEntry]) -> list[str]:
@@ -148,10 +152,16 @@ def gc(
         evicted.append(ref)
         total -= size[ref]
     junk = _junk(backend, entries, now - temp_age)
+    gone = set(evicted)
+    kept = {ref: found for ref, found in copies.items() if ref not in gone}
+    aliases = _dangling_aliases(backend, kept, now - temp_age)
     if not dry_run:
         _evict(backend, registry, [c for ref in evicted for c in copies[ref]])
         for path in junk:
             backend.delete(path)
+        for path in aliases:  # hints only: no index holds them, so no epoch bump
+            with contextlib.suppress(FileNotFoundError):
+                backend.delete(path)
         if evicted or junk:
             bump_epoch(backend)
         with contextlib.suppress(OSError, AttributeError):  # layout 2's fan-out stays
@@ -165,6 +175,7 @@ def gc(
         bytes_after=total,
         temporaries=tuple(junk),
         dry_run=dry_run,
+        aliases=tuple(aliases),
     )
 
 
@@ -191,6 +202,28 @@ def _junk(backend: Backend, entries: list[FileEntry], cutoff: float) -> list[str
     temps = [e for e in backend.list_files(TMP_DIR) if _is_temp(e.path)]
     quarantined = [e for e in backend.list_files(QUARANTINE_DIR) if _QUARANTINED.fullmatch(e.path)]
     return sorted(e.path for e in orphans + temps + quarantined if e.mtime <= cutoff)
+
+
+def _dangling_aliases(backend: Backend, kept: dict[refs.Ref, list[tuple[str, Manifest]]],
+                      cutoff: float) -> list[str]:
+    """Aliases older than ``cutoff`` whose manifest no kept object holds (same ref and
+    digest), and the alias documents of an earlier format that nothing reads any more
+    (``docs/resolved.<ab>/<64 hex>.json``). An alias that is not a manifest is not one
+    digestflow wrote: left alone."""
+    entries = [e for e in backend.list_files("docs") if e.mtime <= cutoff]
+    legacy = [e.path for e in entries if _LEGACY_ALIAS.fullmatch(e.path)]
+    named = [e.path for e in entries if refs.parse_alias_path(e.path) is not None]
+    dangling = []
+    for start in range(0, len(named), _BATCH):
+        for path, raw in backend.read_many(named[start : start + _BATCH]).items():
+            try:
+                alias = Manifest.from_json(raw)
+            except StorageError:
+                continue
+            held = kept.get(alias.ref, ())
+            if not any(m.content_digest == alias.content_digest for _, m in held):
+                dangling.append(path)
+    return sorted(legacy + dangling)
 
 
 def _is_temp(path: str) -> bool:

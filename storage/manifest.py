@@ -183,6 +183,7 @@ class GcReport:
     bytes_after: int
     temporaries: tuple[str, ...]
     dry_run: bool
+    aliases: tuple[str, ...] = ()  # second names of manifests no object holds any more
 
 
 @dataclass(frozen=True)

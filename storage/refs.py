@@ -13,6 +13,7 @@ Layout 2 (relative to the store root; what this code writes)::
     access/<host>-<pid>-<rand>.json              access logs (for LRU gc)
     pins/<name>.json                             named gc roots
     docs/<kind>/<name>.json                      small JSON documents
+    docs/alias.<name[:2]>/<name>.json            a second name of a manifest (Store.put's alias)
     locks/<key>.lock                             leases of drivers sharing the store (storage.locks)
     secret.key                                   local HMAC secret (0600)
 
@@ -43,10 +44,12 @@ FORMAT_DIR = FORMAT_DIRS[LAYOUT]
 MAX_SOCKET = 1024
 MANIFEST_SUFFIX = ".manifest.json"
 LOCK_DIR = "locks"
+ALIAS_KIND = "alias"  # documents docs/alias.<fan-out>/ are manifests' second names
 
 _HEX = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}")
 _EXT = r"(manifest\.json|[A-Za-z0-9_]+)"
+_ALIAS_PATH = re.compile(r"docs/alias\.([A-Za-z0-9._-]{1,2})/([A-Za-z0-9_-][A-Za-z0-9._-]{0,199})\.json")
 _OBJECT_PATHS = (  # (pattern, layout); groups: fan-out, key, socket, ext
     (re.compile(rf"v2/([0-9a-f]{{2}})/([0-9a-f]{{64}})\.([0-9]{{1,4}})\.{_EXT}"), 2),
     (re.compile(rf"v1/([0-9a-f]{{2}})/([0-9a-f]{{64}})/([0-9]{{1,4}})\.{_EXT}"), 1),
@@ -159,6 +162,19 @@ def path_layout(path: str) -> int:
 
 def doc_path(kind: str, name: str) -> str:
     return f"docs/{check_name(kind, 'kind')}/{check_name(name)}.json"
+
+
+def alias_path(name: str) -> str:
+    """Where ``Store.put(..., alias=name)`` publishes the manifest it writes (fanned out
+    by the name's first two characters, so writers do not share one directory)."""
+    name = check_name(name, "alias")
+    return f"docs/{ALIAS_KIND}.{name[:2]}/{name}.json"
+
+
+def parse_alias_path(path: str) -> str | None:
+    """The alias name ``path`` is the file of, else None."""
+    m = _ALIAS_PATH.fullmatch(path)
+    return m.group(2) if m is not None and m.group(2)[:2] == m.group(1) else None
 
 
 def pin_path(name: str) -> str:

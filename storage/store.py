@@ -170,16 +170,17 @@ class Store:
 
     # -- objects ----------------------------------------------------------------------
     def put(self, key: Any, socket: int, value: Any, *, task: str | None = None,
-            alias: tuple[str, str] | None = None) -> Manifest:
+            alias: str | None = None) -> Manifest:
         """Encode ``value`` and store it under ``(key, socket)``; return its manifest.
 
-        ``alias``: a document (kind, name) that also names this manifest, written
+        ``alias``: a name (``[A-Za-z0-9._-]``) that also names this manifest, written
         before the object appears (a hard link where the filesystem allows it, so it
         costs one directory entry) and best effort: a hint for ``aliased``, such as
         an early-cutoff alias. It names the bytes this call wrote, even if another
-        writer replaces the object later."""
+        writer replaces the object later; gc removes it once no stored object holds
+        those bytes."""
         key, socket = refs.key_hex(key), refs.check_socket(socket)
-        also = None if alias is None else refs.doc_path(*alias)
+        also = None if alias is None else refs.alias_path(alias)
         try:
             return self._put(key, socket, value, task, also)
         except UNREADABLE_FILE as err:  # something not ours sits where the object goes
@@ -227,12 +228,12 @@ class Store:
         self.backend.write_bytes(refs.manifest_path(key, socket), manifest.to_json(), also)
         return manifest
 
-    def aliased(self, kind: str, name: str) -> Manifest | None:
-        """The manifest ``put(..., alias=(kind, name))`` published, or None: missing or
+    def aliased(self, name: str) -> Manifest | None:
+        """The manifest ``put(..., alias=name)`` published, or None: missing or
         unreadable (a hint, never quarantined). It names the object it was written
         for; whether that object still holds it is the caller's check."""
         try:
-            return Manifest.from_json(self.backend.read_bytes(refs.doc_path(kind, name)))
+            return Manifest.from_json(self.backend.read_bytes(refs.alias_path(name)))
         except (OSError, StorageError):
             return None
 

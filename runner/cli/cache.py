@@ -48,7 +48,8 @@ def add_parser(sub: Any) -> None:
                        description="Evict least recently used objects (never those pinned "
                        "with `digestflow pin`) "
                        "until the store holds at most --max-bytes, and/or those unused for "
-                       "--older-than; also removes stale temporaries.")
+                       "--older-than; also removes stale temporaries and cutoff aliases "
+                       "whose objects are gone.")
     p.add_argument("--max-bytes", type=parse_size, help="target size, e.g. 50G, 500Mi")
     p.add_argument("--older-than", type=parse_duration, help="evict objects unused for, e.g. 7d")
     p.add_argument("--keep-runs", type=int, metavar="N",
@@ -206,7 +207,8 @@ def gc(args: argparse.Namespace) -> int:
               else prune_runs(store, args.keep_runs, dry_run=args.dry_run))
     data = {"evicted": [list(r) for r in rep.evicted], "freed_bytes": rep.freed_bytes,
             "bytes_before": rep.bytes_before, "bytes_after": rep.bytes_after,
-            "temporaries": list(rep.temporaries), "dry_run": rep.dry_run,
+            "temporaries": list(rep.temporaries), "aliases": list(rep.aliases),
+            "dry_run": rep.dry_run,
             "pruned_runs": pruned}
     if args.json:
         print_json(data)
@@ -215,6 +217,7 @@ def gc(args: argparse.Namespace) -> int:
     print(f"{verb} {len(rep.evicted)} objects, {human_bytes(rep.freed_bytes)}: "
           f"{human_bytes(rep.bytes_before)} -> {human_bytes(rep.bytes_after)}; "
           f"{len(rep.temporaries)} temporaries"
+          + (f"; {len(rep.aliases)} dangling cutoff aliases" if rep.aliases else "")
           + (f"; {len(pruned)} run records" if args.keep_runs is not None else ""))
     return 0
 
