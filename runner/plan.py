@@ -82,7 +82,7 @@ def volatile_below(graph: Graph, order: list[str]) -> set[str]:
     out: set[str] = set()
     for nid in order:
         node = graph[nid]
-        if node.task.opts.volatile or any(p in out for p in node.parents):
+        if node.task.opts.volatile or (out and not out.isdisjoint(node.parents)):
             out.add(nid)
     return out
 
