@@ -16,7 +16,11 @@ protocol mirrors the index actor's leases:
 - release: the holder's own lock goes the same way (move, check, remove).
 
 A lock whose record cannot be read counts as held until its mtime plus the
-asker's TTL: nothing blocks anyone past an expiry. Times are this host's
+asker's TTL: nothing blocks anyone past an expiry.
+
+- sweep (gc): expired locks nobody asked for again (their holder crashed)
+  are removed the same way as a takeover, and private ``.new``/``.old`` names
+  a crashed process left behind once they are older than gc's ``temp_age``. Times are this host's
 clock against the file's mtime; on a network filesystem keep clocks in sync
 (skew well under the TTL).
 """
@@ -26,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import socket
 import time
@@ -38,6 +43,8 @@ __all__ = ["LockFiles", "LockInfo", "UNREADABLE"]
 
 UNREADABLE = "<unreadable lock>"  # holder reported for a lock whose record is garbage
 _ATTEMPTS = 4  # create / take over rounds per key before reporting the current holder
+_LOCK = re.compile(r"[0-9a-f]{64}\.lock")
+_PRIVATE = re.compile(r"[0-9a-f]{64}\.lock\.[0-9a-f]{12}\.(new|old)")  # _create, _remove_if
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,36 @@ class LockFiles:
     def holder(self, key: str) -> LockInfo | None:
         """The current lock record of ``key`` (expired or not), or None."""
         return self.read(self._path(key_hex(key)))
+
+    def sweep(self, temp_age: float, dry_run: bool = False) -> list[str]:
+        """Remove expired locks (an unreadable one counts as held for ``temp_age``) and
+        private names older than ``temp_age``; returns their store paths. Only the names
+        this module writes; a lock renewed or taken over meanwhile stays."""
+        try:
+            names = sorted(os.listdir(self.dir))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        now, gone = time.time(), []
+        for name in names:
+            path = os.path.join(self.dir, name)
+            if _LOCK.fullmatch(name):
+                info = self.read(path, default_ttl=temp_age)
+                if info is None or not info.expired(now):
+                    continue
+                if not dry_run:
+                    self._remove_if(path, lambda moved, seen=info: _same_and_expired(moved, seen))
+            elif _PRIVATE.fullmatch(name):
+                with contextlib.suppress(OSError):
+                    st = os.lstat(path)
+                    if not (os.path.isfile(path) and not os.path.islink(path)
+                            and st.st_mtime <= now - temp_age):
+                        continue
+                    if not dry_run:
+                        os.unlink(path)
+            else:
+                continue
+            gone.append(f"{LOCK_DIR}/{name}")
+        return gone
 
     def _path(self, key: str) -> str:
         return os.path.join(self.root, lock_path(key))

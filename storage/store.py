@@ -22,6 +22,7 @@ is read at both layouts' paths (``storage.layout``, ``storage.migrate``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -376,12 +377,19 @@ class Store:
     ) -> GcReport:
         """Evict least recently used objects (never pinned or ``keep`` ones) until under
         ``max_bytes`` and/or unused for ``older_than`` seconds; remove temporaries and
-        orphaned data older than ``temp_age`` seconds (0: all)."""
+        orphaned data older than ``temp_age`` seconds (0: all), dangling aliases, and
+        expired lock files (leases of drivers that crashed; reported as temporaries)."""
         ensure_store(self.backend, _redact(self.uri))  # never clean what is not a store
         self.access_log.flush()
         protected = maintenance.expand_protected(self.pins().values(), keep)
-        return maintenance.gc(self.backend, self._registry, protected, (max_bytes, older_than),
-                              dry_run, temp_age)
+        report = maintenance.gc(self.backend, self._registry, protected,
+                                (max_bytes, older_than), dry_run, temp_age)
+        if not self.backend.is_local:
+            return report
+        from storage.locks import LockFiles  # leases of drivers sharing a local store
+
+        swept = LockFiles(self.backend.root).sweep(temp_age, dry_run)
+        return dataclasses.replace(report, temporaries=report.temporaries + tuple(swept))
 
     def verify_all(self, repair: bool = False) -> list[VerifyIssue]:
         """Read every object as a run would (manifest, codec, size, digest, pickle tag);

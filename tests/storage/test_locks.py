@@ -133,3 +133,39 @@ def test_a_bad_key_never_reaches_the_filesystem(tmp_path: Path) -> None:
 
     with pytest.raises(StorageError, match="invalid key"):
         LockFiles(str(tmp_path)).acquire(["../../etc/passwd"], "me", 30)
+
+
+def test_gc_removes_expired_locks_and_stray_private_names_and_nothing_else(tmp_path: Path) -> None:
+    """A crashed driver's lock nobody asks for again, and the private names a process
+    killed mid-acquire or mid-takeover leaves, go with gc; live locks and foreign files
+    stay; a dry run only lists."""
+    from storage import open_store
+
+    store = open_store(tmp_path / "store")
+    root = Path(store.backend.root)
+    files = LockFiles(str(root))
+    assert files.acquire([KEYS[0]], "crashed", 0.05) == {KEYS[0]: "crashed"}
+    assert files.acquire([KEYS[1]], "alive", 600) == {KEYS[1]: "alive"}
+    locks = root / "locks"
+    stray_new = locks / f"{KEYS[2]}.lock.{'a1' * 6}.new"
+    stray_old = locks / f"{KEYS[3]}.lock.{'b2' * 6}.old"
+    fresh_new = locks / f"{KEYS[4]}.lock.{'c3' * 6}.new"
+    foreign = locks / "README.txt"
+    for path in (stray_new, stray_old, fresh_new, foreign):
+        path.write_text("{}")
+    hour_ago = time.time() - 3600
+    for path in (stray_new, stray_old):
+        os.utime(path, (hour_ago, hour_ago))
+    time.sleep(0.1)  # the crashed holder's lock expires
+
+    expected = sorted(f"locks/{p.name}" for p in
+                      (root / lock_path(KEYS[0]), stray_new, stray_old))
+    dry = store.gc(max_bytes=10**9, dry_run=True)
+    assert sorted(t for t in dry.temporaries if t.startswith("locks/")) == expected
+    assert (root / lock_path(KEYS[0])).exists()
+    report = store.gc(max_bytes=10**9)
+    assert sorted(t for t in report.temporaries if t.startswith("locks/")) == expected
+    assert sorted(p.name for p in locks.iterdir()) == sorted(
+        [Path(lock_path(KEYS[1])).name, fresh_new.name, foreign.name])
+    assert files.holder(KEYS[1]).owner == "alive"
+    assert files.acquire([KEYS[0]], "next", 600) == {KEYS[0]: "next"}  # free again
