@@ -20,10 +20,18 @@ import stat
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
-import pyarrow as pa
-import pyarrow.fs as pafs
+if TYPE_CHECKING:
+    import pyarrow.fs as pafs
+
+def _pafs() -> Any:
+    """``pyarrow.fs``, imported on first use: a local store never needs it, and a Ray
+    worker that stores small Python values starts without importing pyarrow at all."""
+    import pyarrow.fs
+
+    return pyarrow.fs
+
 
 TMP_DIR = "tmp"
 _SAFE_OPEN = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
@@ -194,6 +202,8 @@ class LocalBackend:
         if not writable:
             if not stat.S_ISREG(os.lstat(full).st_mode):
                 raise IsADirectoryError(f"{path} is not a regular file")
+            import pyarrow as pa  # imported once an object is read as a buffer
+
             with pa.memory_map(full, "r") as source:
                 return source.read_buffer()
         fd = os.open(full, _SAFE_OPEN)
@@ -367,7 +377,7 @@ class ArrowBackend:
     def exists_many(self, paths: Iterable[str]) -> set[str]:
         items = list(paths)
         infos = self._map(lambda p: self.fs.get_file_info(self._abs(p)), items)
-        return {p for p, info in zip(items, infos, strict=True) if info.type == pafs.FileType.File}
+        return {p for p, info in zip(items, infos, strict=True) if info.type == _pafs().FileType.File}
 
     def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
         def one(p: str) -> bytes | None:
@@ -380,10 +390,10 @@ class ArrowBackend:
         return {p: b for p, b in zip(items, self._map(one, items), strict=True) if b is not None}
 
     def list_files(self, prefix: str) -> Iterator[FileEntry]:
-        selector = pafs.FileSelector(self._abs(prefix), recursive=True, allow_not_found=True)
+        selector = _pafs().FileSelector(self._abs(prefix), recursive=True, allow_not_found=True)
         cut = len(self.root) + 1 if self.root else 0
         for info in self.fs.get_file_info(selector):
-            if info.type == pafs.FileType.File:
+            if info.type == _pafs().FileType.File:
                 mtime = info.mtime.timestamp() if info.mtime is not None else 0.0
                 yield FileEntry(info.path[cut:], info.size or 0, mtime)
 
@@ -396,7 +406,7 @@ class ArrowBackend:
 
     def copy(self, src: str, dst: str) -> None:
         """A server-side copy; the object store publishes ``dst`` whole or not at all."""
-        if self.fs.get_file_info(self._abs(src)).type != pafs.FileType.File:
+        if self.fs.get_file_info(self._abs(src)).type != _pafs().FileType.File:
             raise FileNotFoundError(src)
         self.fs.copy_file(self._abs(src), self._abs(dst))
 

@@ -31,8 +31,6 @@ import urllib.parse
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import pyarrow.fs as pafs
-
 from storage import layout, maintenance, refs
 from storage.access import AccessLog
 from storage.backends import ArrowBackend, Backend, LocalBackend
@@ -101,6 +99,8 @@ def _make_backend(uri: str) -> Backend:
         return LocalBackend(uri)
     if uri.startswith("file://"):
         return LocalBackend(urllib.parse.unquote(urllib.parse.urlparse(uri).path))
+    import pyarrow.fs as pafs  # only remote stores need it (workers start faster without)
+
     try:
         fs, path = pafs.FileSystem.from_uri(uri)
     except (ValueError, OSError) as err:
