@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 if TYPE_CHECKING:
     import pyarrow.fs as pafs
 
+
 def _pafs() -> Any:
-    """``pyarrow.fs``, imported on first use: a local store never needs it, and a Ray
-    worker that stores small Python values starts without importing pyarrow at all."""
+    """``pyarrow.fs``, imported on first use: a local store never needs it (the CLI
+    on a local store starts ~0.1 s sooner)."""
     import pyarrow.fs
 
     return pyarrow.fs

@@ -14,13 +14,12 @@ protocol mirrors the index actor's leases:
   private name (atomic: of two contenders one wins), checked to be the very
   file that was judged expired (else linked back), removed, and created anew.
 - release: the holder's own lock goes the same way (move, check, remove).
-
-A lock whose record cannot be read counts as held until its mtime plus the
-asker's TTL: nothing blocks anyone past an expiry.
-
 - sweep (gc): expired locks nobody asked for again (their holder crashed)
   are removed the same way as a takeover, and private ``.new``/``.old`` names
-  a crashed process left behind once they are older than gc's ``temp_age``. Times are this host's
+  a killed process left behind once they are older than gc's ``temp_age``.
+
+A lock whose record cannot be read counts as held until its mtime plus the
+asker's TTL: nothing blocks anyone past an expiry. Times are this host's
 clock against the file's mtime; on a network filesystem keep clocks in sync
 (skew well under the TTL).
 """
@@ -33,6 +32,7 @@ import os
 import re
 import secrets
 import socket
+import stat
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -99,18 +99,18 @@ class LockFiles:
             path = os.path.join(self.dir, name)
             if _LOCK.fullmatch(name):
                 info = self.read(path, default_ttl=temp_age)
-                if info is None or not info.expired(now):
+                if info is None or not info.expired(now) or not (dry_run or self._remove_if(
+                        path, lambda moved, seen=info: _same_and_expired(moved, seen))):
                     continue
-                if not dry_run:
-                    self._remove_if(path, lambda moved, seen=info: _same_and_expired(moved, seen))
             elif _PRIVATE.fullmatch(name):
-                with contextlib.suppress(OSError):
+                try:
                     st = os.lstat(path)
-                    if not (os.path.isfile(path) and not os.path.islink(path)
-                            and st.st_mtime <= now - temp_age):
+                    if not stat.S_ISREG(st.st_mode) or st.st_mtime > now - temp_age:
                         continue
                     if not dry_run:
                         os.unlink(path)
+                except OSError:
+                    continue
             else:
                 continue
             gone.append(f"{LOCK_DIR}/{name}")
@@ -152,18 +152,21 @@ class LockFiles:
         finally:
             os.unlink(tmp)
 
-    def _remove_if(self, path: str, still: Callable[[LockInfo], bool]) -> None:
-        """Move ``path`` aside; remove it if ``still(moved info)`` holds, else put it back."""
+    def _remove_if(self, path: str, still: Callable[[LockInfo], bool]) -> bool:
+        """Move ``path`` aside; remove it if ``still(moved info)`` holds, else put it back.
+        Returns whether the lock judged was removed."""
         tomb = f"{path}.{secrets.token_hex(6)}.old"
         try:
             os.rename(path, tomb)
         except FileNotFoundError:
-            return  # another contender moved it first
+            return False  # another contender moved it first
         try:
             moved = self.read(tomb)
             if moved is not None and not still(moved):
                 with contextlib.suppress(FileExistsError):
                     os.link(tomb, path)  # not the lock we judged: restore it
+                return False
+            return True
         finally:
             os.unlink(tomb)
 

@@ -99,7 +99,7 @@ def _make_backend(uri: str) -> Backend:
         return LocalBackend(uri)
     if uri.startswith("file://"):
         return LocalBackend(urllib.parse.unquote(urllib.parse.urlparse(uri).path))
-    import pyarrow.fs as pafs  # only remote stores need it (workers start faster without)
+    import pyarrow.fs as pafs  # only remote stores need it (see backends._pafs)
 
     try:
         fs, path = pafs.FileSystem.from_uri(uri)
