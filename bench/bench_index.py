@@ -131,7 +131,8 @@ def bench_in_process(n: int, per_entry: float | None) -> float:
         actor.entries.clear()  # its memory back before the restarted one fills
         gc.collect()
         t0 = time.perf_counter()
-        restarted = IndexActor(f"{tmp}/store")
+        restarted = IndexActor(f"{tmp}/store")  # answers at once; the load runs behind
+        restarted.wait_loaded()
         load = time.perf_counter() - t0
         assert len(restarted.entries) == n
         del restarted
@@ -325,6 +326,7 @@ def bench_s3_rebuild(n: int, writes: int) -> None:
             fresh.save()
             t0 = time.perf_counter()
             restarted = IndexActor(uri)  # starts from the segments the refill saved
+            restarted.wait_loaded()  # (it answers lookups meanwhile, from the store)
             load = time.perf_counter() - t0
             loaded = len(restarted.entries)
         finally:

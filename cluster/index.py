@@ -20,6 +20,11 @@ miss) is saved in the store as index segments (``storage.segments``) every
 the segments of the store's current deletion epoch, so a restart does not
 read again, one manifest at a time, what the last actor knew. Rows not yet
 saved are simply forgotten; a torn, corrupt or stale segment is dropped.
+The segments load on a background thread (10M keys take minutes), so a
+restarted actor answers at once: until they are in, a lookup miss is read
+from the store, as on an empty actor. What the actor learns meanwhile
+(records, store reads, forgets) wins over a loaded row of the same key, and
+a deletion meanwhile (a new epoch) drops the load.
 
 Deletions: whatever deletes from the store (``gc``, ``verify --repair``,
 ``delete``, a quarantine on read) changes the store's epoch token; the actor
@@ -34,11 +39,13 @@ its index (``StoreIndex``). No Ray exception from the index reaches ``run``.
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 import time
 import warnings
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import blake3
 import ray
@@ -57,7 +64,18 @@ Ref = tuple[str, int]
 RESTARTING = "<index restarted>"  # acquire's holder while holders re-assert after a restart
 SEGMENT_ROWS = 50_000  # rows learned before they are saved as a segment, or:
 SEGMENT_SECONDS = 60.0  # seconds, checked on each record or lookup
+LOAD_BATCH = 20_000  # segment rows merged into the table per hold of the actor's lock
 log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _locked(method: F) -> F:
+    """Run an actor method under the lock the background segment load also takes."""
+    @functools.wraps(method)
+    def run(self: IndexActor, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return run  # type: ignore[return-value]
 
 
 class IndexActor:
@@ -75,7 +93,16 @@ class IndexActor:
         self.epoch = self.store.epoch()
         self.pending: list[bytes] = []  # manifest JSON learned since the last segment
         self.saved_at, self.saving = time.time(), True
-        self._load_segments()
+        self._lock = threading.RLock()
+        self._touched: set[str] | None = set()  # keys learned or forgotten while loading
+        self._loaded = threading.Event()
+        threading.Thread(target=self._load_segments, args=(self.epoch,), daemon=True,
+                         name="digestflow-index-segments").start()
+
+    def wait_loaded(self, timeout: float | None = None) -> bool:
+        """Whether the saved segments are loaded (or failed to load): waits up to
+        ``timeout`` s. Lookups never need to wait: they read misses from the store."""
+        return self._loaded.wait(timeout)
 
     def _sync(self) -> None:
         """Forget everything cached if something was deleted from the store since."""
@@ -88,19 +115,45 @@ class IndexActor:
     def _learn(self, manifest: Manifest) -> bytes:
         raw = encode(manifest)
         self.entries.put(manifest.key, manifest.socket, raw)
+        if self._touched is not None:  # newer than any saved row: the load leaves it
+            self._touched.add(manifest.key)
         if self.saving:
             self.pending.append(manifest.to_json())
         return raw
 
-    def _load_segments(self) -> None:
-        """Start from the segments saved under the store's current epoch (none: empty)."""
+    def _load_segments(self, epoch: str) -> None:
+        """Background thread: the segments saved under ``epoch`` into the table, in
+        batches, oldest segment first (a newer row wins), never over a key the actor
+        learned or forgot meanwhile; dropped if the epoch changed (a deletion)."""
         try:
-            for manifest in read_segments(self.store.backend, self.epoch):
-                self.entries.put(manifest.key, manifest.socket, encode(manifest))
+            batch: list[Manifest] = []
+            for manifest in read_segments(self.store.backend, epoch):
+                batch.append(manifest)
+                if len(batch) >= LOAD_BATCH:
+                    if not self._merge(batch, epoch):
+                        return
+                    batch = []
+            self._merge(batch, epoch)
         except Exception as err:  # noqa: BLE001 - a cache: the store answers the rest
             log.warning("index of %r: segments not loaded (%s); refilling from the store",
                         self.store, err)
+        finally:
+            with self._lock:
+                self._touched = None
+            self._loaded.set()
 
+    def _merge(self, manifests: list[Manifest], epoch: str) -> bool:
+        rows = [(m.key, m.socket, encode(m)) for m in manifests]  # outside the lock
+        with self._lock:
+            if self.epoch != epoch:
+                return False
+            touched = self._touched or ()
+            for key, socket, raw in rows:
+                if key not in touched:
+                    self.entries.put(key, socket, raw)
+        return True
+
+    @_locked
     def save(self, force: bool = True) -> None:
         """Write what was learned since the last segment as a new one (``force=False``:
         only once ``SEGMENT_ROWS`` rows or ``SEGMENT_SECONDS`` s have gathered)."""
@@ -115,6 +168,7 @@ class IndexActor:
             log.warning("index of %r: segments not saved (%s); a restart will refill from "
                         "the store", self.store, err)
 
+    @_locked
     def lookup(self, refs: Sequence[Ref]) -> list[bytes | None]:
         """The encoded manifest of each ref (``cluster.entries.decode``), ``None`` if absent."""
         self.calls += 1
@@ -131,6 +185,7 @@ class IndexActor:
             self.save(force=False)
         return found
 
+    @_locked
     def record(self, manifests: Sequence[dict[str, Any]]) -> int:
         self.calls += 1
         for m in manifests:
@@ -140,11 +195,15 @@ class IndexActor:
         self.save(force=False)
         return len(self.entries)
 
+    @_locked
     def forget(self, refs: Sequence[Ref]) -> None:
         """Drop every socket of each ref's key: it is no longer "stored" for leases."""
         for key, _socket in refs:
             self.entries.drop_key(key)
+            if self._touched is not None:  # a loaded row must not bring it back
+                self._touched.add(key)
 
+    @_locked
     def acquire(self, keys: Sequence[str], owner: str, ttl: float, renew: bool = False,
                 reuse: bool = True) -> dict[str, str]:
         """Lease each key to ``owner`` unless another live owner holds it.
@@ -174,6 +233,7 @@ class IndexActor:
                 out[key] = holder[0]
         return out
 
+    @_locked
     def refused(self, keys: Sequence[str], owner: str, ttl: float,
                 reuse: bool = True) -> dict[str, str]:
         """``acquire``, answering only the keys not granted (usually none): the answer
@@ -181,13 +241,16 @@ class IndexActor:
         return {k: h for k, h in self.acquire(keys, owner, ttl, reuse=reuse).items()
                 if h != owner}
 
+    @_locked
     def release(self, keys: Sequence[str], owner: str) -> None:
         for key in keys:
             if self.leases.get(key, ("", 0))[0] == owner:
                 del self.leases[key]
 
+    @_locked
     def stats(self) -> dict[str, Any]:
-        return {"entries": len(self.entries), "leases": len(self.leases), "calls": self.calls}
+        return {"entries": len(self.entries), "leases": len(self.leases), "calls": self.calls,
+                "loading": not self._loaded.is_set()}
 
 
 def _reconstructed() -> bool:
