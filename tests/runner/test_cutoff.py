@@ -204,3 +204,23 @@ def test_content_keys_ignore_what_a_recipe_holds_only_for_display():
                     {**base, "literals": [{"name": "label", "digest": "e" * 64}]},
                     {**base, "literals": [{"name": "other", "digest": "d" * 64}]}):
         assert recipe_digest(changed) != recipe_digest(base)
+
+
+def test_an_evicted_source_is_recomputed_and_gc_clears_its_aliases(store_uri, runlog):
+    """gc evicts the outputs an alias points at: cutoff then misses there and computes
+    (the right value, never a dangling read), and the evicted outputs' aliases go."""
+    from storage import open_store
+
+    first = run(chain(7), store=store_uri, executor="inline")
+    assert runlog.take() == ["a", "b", "c", "d"]
+    store = open_store(store_uri)
+    keys = {rep.id: rep.key for rep in first.report}
+    b_key = keys["inc-1"]
+    report = store.gc(older_than=0, keep=[k for k in keys.values() if k != b_key], temp_age=0)
+    assert report.evicted == ((b_key, 0),)
+    assert len(report.aliases) == 1, "b's alias went with b"
+
+    result = run(chain(8), store=store_uri, executor="inline")
+    assert result.values == 8
+    assert runlog.take() == ["a", "b"], "b's outputs are gone: computed; c and d reused"
+    assert ids(result, "reused") == ["inc-2", "inc-3"]

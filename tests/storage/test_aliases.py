@@ -8,12 +8,14 @@ object is rewritten, and it must never fail or half-write the put it rides on.
 from __future__ import annotations
 
 import os
+import textwrap
 
 import numpy as np
 import pytest
 
 from storage import Store
 from storage.refs import alias_path, manifest_path
+from tests.processes import kill_when_stalled
 from tests.storage.helpers import key
 
 ALIAS = "ab" + "0" * 62 + ".0"
@@ -128,3 +130,44 @@ def test_gc_keeps_fresh_aliases_and_files_it_did_not_write(store: Store) -> None
         sorted([alias_path(_alias(14)), legacy]))
     assert store.backend.read_bytes(foreign).startswith(b'{"mine"')
     assert store.get_doc("runs", "r1") == {"run": 1}
+
+
+_KILLED_BETWEEN = textwrap.dedent("""
+    import sys, time
+    import storage
+    from storage.backends import LocalBackend
+
+    root, key, alias = sys.argv[1:4]
+    publish = LocalBackend._publish_also
+
+    def publish_then_stall(self, tmp, also):
+        done = publish(self, tmp, also)
+        print("STALLED", flush=True)  # the alias is out, the manifest not yet in place
+        time.sleep(120)
+        return done
+
+    LocalBackend._publish_also = publish_then_stall
+    storage.open_store(root).put(key, 0, "never stored", alias=alias)
+""")
+
+
+def test_a_writer_killed_between_alias_and_object_leaves_a_miss_that_gc_clears(
+        local_store: Store) -> None:
+    """A worker SIGKILLed after publishing a cutoff alias but before its object is in
+    place: the alias names an object that does not exist, so early cutoff misses and
+    computes (never serves anything), and gc removes the alias and the temporary."""
+    from runner import task
+    from runner.cutoff import find_reusable
+
+    @task
+    def make() -> str:
+        return "computed"
+
+    rkey = "ab" + "2" * 62
+    kill_when_stalled(_KILLED_BETWEEN, local_store.backend.root, key(20), f"{rkey}.0")
+    assert local_store.aliased(f"{rkey}.0").key == key(20)  # the alias got out
+    assert not local_store.contains_many([(key(20), 0)])
+    assert find_reusable(local_store, rkey, make) is None
+    report = local_store.gc(max_bytes=10**9, temp_age=0)
+    assert report.aliases == (alias_path(f"{rkey}.0"),) and len(report.temporaries) == 1
+    assert local_store.aliased(f"{rkey}.0") is None
