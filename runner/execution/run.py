@@ -142,12 +142,21 @@ class Run:
         """Needed cached nodes are announced; unneeded ones whose outputs exist are reported."""
         for nid in plan.run:
             self.ledger.needed(nid)
+        run_set, keys, found, cached = plan.run_set, plan.keys, plan.found, plan.cached
         for nid in plan.order:
-            if nid in plan.run_set or not stored(self.graph, nid, plan.keys[nid], plan.found):
+            if nid in run_set:
                 continue
-            key, n = plan.keys[nid], self.graph[nid].task.num_returns
-            size = sum(plan.found[(key, s)].nbytes for s in range(n))
-            self.ledger.cached(nid, size, needed=nid in plan.cached)
+            task, key = self.graph[nid].task, keys[nid]
+            if task.num_returns == 1:  # most nodes: one lookup instead of three
+                got = found.get((key, 0)) if task.opts.cache else None
+                if got is None:
+                    continue
+                size = got.nbytes
+            elif stored(self.graph, nid, key, found):
+                size = sum(found[(key, s)].nbytes for s in range(task.num_returns))
+            else:
+                continue
+            self.ledger.cached(nid, size, needed=nid in cached)
 
     def mark_waited(self, plan: Plan) -> None:
         """Cached nodes another run computed while this one waited for them."""
