@@ -250,7 +250,7 @@ class IndexActor:
     @_locked
     def stats(self) -> dict[str, Any]:
         return {"entries": len(self.entries), "leases": len(self.leases), "calls": self.calls,
-                "loading": not self._loaded.is_set()}
+                "segments": "loaded" if self._loaded.is_set() else "loading"}
 
 
 def _reconstructed() -> bool:

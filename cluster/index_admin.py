@@ -23,7 +23,7 @@ class IndexInfo:
     name: str
     namespace: str
     alive: bool
-    stats: dict[str, Any]  # entries, leases, calls (empty when it did not answer)
+    stats: dict[str, Any]  # entries, leases, calls, segments (empty when it did not answer)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -196,11 +196,11 @@ def test_a_restarted_actor_answers_while_its_segments_load_and_what_it_learns_wi
     rewritten = open_store(root).put(*refs[0], "value 0, refreshed", task="t.make")
     go = _held_load(monkeypatch)
     second = IndexActor(str(root))
-    assert not second.wait_loaded(0.05)
+    assert not second.wait_loaded(0.05) and second.stats()["segments"] == "loading"
     assert _answers(second, refs[:1]) == {refs[0]: rewritten}  # from the store, at once
     second.forget([refs[1]])
     go.set()
-    assert second.wait_loaded(60)
+    assert second.wait_loaded(60) and second.stats()["segments"] == "loaded"
     assert _answers(second, refs[:1]) == {refs[0]: rewritten}, "an older row won"
     assert not second.entries.has_key(refs[1][0]), "a forgotten key came back"
     loaded = second.entries.get_many(refs[2:])
