@@ -13,7 +13,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from storage import Store
+from storage import StorageError, Store
 from storage.refs import alias_path, manifest_path
 from tests.processes import kill_when_stalled
 from tests.storage.helpers import key
@@ -171,3 +171,12 @@ def test_a_writer_killed_between_alias_and_object_leaves_a_miss_that_gc_clears(
     report = local_store.gc(max_bytes=10**9, temp_age=0)
     assert report.aliases == (alias_path(f"{rkey}.0"),) and len(report.temporaries) == 1
     assert local_store.aliased(f"{rkey}.0") is None
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", ".hidden", ""])
+def test_an_alias_name_that_could_leave_its_directory_is_refused(
+        local_store: Store, name: str) -> None:
+    """Refused before anything is written, naming what was wrong."""
+    with pytest.raises(StorageError, match=f"invalid alias {name!r}"):
+        local_store.put(key(30), 0, 1, alias=name)
+    assert not local_store.contains_many([(key(30), 0)])
