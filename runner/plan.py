@@ -77,6 +77,22 @@ def stored(graph: Graph, nid: str, key: str, found: Collection[tuple[str, int]])
     return task.opts.cache and all((key, s) in found for s in range(task.num_returns))
 
 
+def stored_bytes(graph: Graph, nid: str, key: str,
+                 found: Mapping[tuple[str, int], Any]) -> int | None:
+    """Data bytes of node ``nid``'s outputs when every socket of it (a caching task) is in
+    ``found`` (ref -> manifest), else None."""
+    task = graph[nid].task
+    if not task.opts.cache:
+        return None
+    total = 0
+    for socket in range(task.num_returns):
+        manifest = found.get((key, socket))
+        if manifest is None:
+            return None
+        total += manifest.nbytes
+    return total
+
+
 def volatile_below(graph: Graph, order: list[str]) -> set[str]:
     """Volatile nodes and their descendants (``order`` is topological)."""
     out: set[str] = set()

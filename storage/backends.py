@@ -98,12 +98,13 @@ class LocalBackend:
             f.write(data)
             if also is not None:
                 f.close()
-                published = self._publish_also(f.name, also)
+                published = self._publish_also(f.name, also, data)
         return published
 
-    def _publish_also(self, tmp: str, also: str) -> bool:
+    def _publish_also(self, tmp: str, also: str, data: bytes) -> bool:
         """Hard-link the finished temporary ``tmp`` at ``also`` (replacing what is there):
-        the link names the bytes this writer wrote, whatever replaces ``path`` later."""
+        the link names the bytes this writer wrote, whatever replaces ``path`` later.
+        Where links are refused, ``data`` is written there instead."""
         dst = self._abs(also)
         try:
             try:
@@ -113,20 +114,21 @@ class LocalBackend:
                 os.link(tmp, dst)
             return True
         except FileExistsError:  # an older one: replaced atomically
-            with contextlib.suppress(OSError):
-                _, second = self._tmp_for(also)
+            _, second = self._tmp_for(also)
+            try:
                 os.link(tmp, second)
-                try:
-                    os.replace(second, dst)
-                    return True
-                except OSError:
-                    os.unlink(second)
-        except OSError:  # links refused here: a copy
-            with contextlib.suppress(OSError), open(tmp, "rb") as src, \
-                    self.open_atomic(also) as out:
-                shutil.copyfileobj(src, out)
+                os.replace(second, dst)
                 return True
-        return False
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.unlink(second)
+                return False
+        except OSError:  # links refused here: a copy
+            try:
+                self.write_bytes(also, data)
+                return True
+            except OSError:
+                return False
 
     @contextlib.contextmanager
     def open_atomic(self, path: str) -> Iterator[BinaryIO]:

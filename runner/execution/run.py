@@ -22,7 +22,7 @@ from runner.dispatch import Dispatched, dispatch
 from runner.execution.ledger import BROKEN, Ledger, NodeStatus
 from runner.index import Index
 from runner.lease import LeaseTable, hold_back
-from runner.plan import Plan, make_plan, needed_refs, stored
+from runner.plan import Plan, make_plan, needed_refs, stored_bytes
 from runner.prepare import Signed
 from runner.scheduler import FINISHED
 
@@ -142,21 +142,12 @@ class Run:
         """Needed cached nodes are announced; unneeded ones whose outputs exist are reported."""
         for nid in plan.run:
             self.ledger.needed(nid)
-        run_set, keys, found, cached = plan.run_set, plan.keys, plan.found, plan.cached
         for nid in plan.order:
-            if nid in run_set:
+            if nid in plan.run_set:
                 continue
-            task, key = self.graph[nid].task, keys[nid]
-            if task.num_returns == 1:  # most nodes: one lookup instead of three
-                got = found.get((key, 0)) if task.opts.cache else None
-                if got is None:
-                    continue
-                size = got.nbytes
-            elif stored(self.graph, nid, key, found):
-                size = sum(found[(key, s)].nbytes for s in range(task.num_returns))
-            else:
-                continue
-            self.ledger.cached(nid, size, needed=nid in cached)
+            size = stored_bytes(self.graph, nid, plan.keys[nid], plan.found)
+            if size is not None:
+                self.ledger.cached(nid, size, needed=nid in plan.cached)
 
     def mark_waited(self, plan: Plan) -> None:
         """Cached nodes another run computed while this one waited for them."""

@@ -140,8 +140,8 @@ _KILLED_BETWEEN = textwrap.dedent("""
     root, key, alias = sys.argv[1:4]
     publish = LocalBackend._publish_also
 
-    def publish_then_stall(self, tmp, also):
-        done = publish(self, tmp, also)
+    def publish_then_stall(self, *args):
+        done = publish(self, *args)
         print("STALLED", flush=True)  # the alias is out, the manifest not yet in place
         time.sleep(120)
         return done
