@@ -4,6 +4,8 @@ Pipelined: a node is submitted as soon as its parents are submitted, with
 their output ObjectRefs as arguments, so Ray resolves dependencies on the
 workers and data never passes through the driver. Feasibility is checked
 before dispatch: Ray would leave an unsatisfiable task pending forever.
+Runs of tiny nodes, known tiny from earlier runs, share one Ray task
+(``cluster.fusion``; ``fuse=False`` turns that off).
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from typing import Any
 
 import ray
 
+from cluster import fusion
 from cluster.connect import ensure_ray
 from cluster.index import RayIndex
 from cluster.tracking import Tracker
-from cluster.worker import run_node, unwrap
+from cluster.worker import run_group, run_node, unwrap
 from runner.contracts import NodeJob, Submission, Upstream
 from runner.errors import DigestflowWarning, ExecutionError
 from runner.events import Events, RunFinished
@@ -41,18 +44,26 @@ class RayExecutor:
     name = "ray"
     pipelined = True
 
-    def __init__(self, address: str | None = None) -> None:
+    def __init__(self, address: str | None = None, *, fuse: bool = True) -> None:
         self.address = address
+        self.fuse = fuse
         self.store: Any = None
         self.embedded = False
         self._remotes: dict[int, Any] = {}
+        self._groups: dict[tuple[Any, ...], Any] = {}
         self._overrides: dict[str, dict[str, Any]] = {}
         self._tracker: Tracker | None = None
+        self._cpus = 1.0
+        self._estimates: fusion.Estimates | None = None  # read on the first submission
+        self._fusable: set[str] = set()  # nodes of this run found fusable
 
     async def open(self, store: Any, events: Events) -> Index:
         """Connect, or defer: with no cluster to join, a fully cached run needs no Ray."""
         self.store = store
+        self._estimates, self._fusable = None, set()
         events.subscribe(finished=_export_cache_metrics)
+        if self.fuse:
+            events.subscribe(finished=self._learn)
         joining = ray.is_initialized() or self.address or os.environ.get("RAY_ADDRESS")
         if not joining:
             return StoreIndex(store)  # embedded: one driver, the store is the index
@@ -73,6 +84,7 @@ class RayExecutor:
         if not ray.is_initialized():
             self._connect()
         total = ray.cluster_resources()
+        self._cpus = total.get("CPU", 1.0)
         for task in tasks:
             self._overrides[task.name] = check_feasible(task, total, embedded=self.embedded)
 
@@ -102,6 +114,117 @@ class RayExecutor:
         return Submission(outputs=outputs, outcome=tracker.expect(
             job.node_id, outputs[0], leased=leased, key=job.key,
             sockets=job.task.num_returns, stores=stores))
+
+    def submit_many(self, jobs: list[NodeJob], handles: dict[tuple[str, int], Any],
+                    ) -> list[Submission]:
+        """Submit ``jobs`` (in submission order), fusing runs of tiny ones
+        (``cluster.fusion``); ``handles`` gains each job's output handles as it goes."""
+        if not self.fuse:
+            groups = [fusion.Group([job], False) for job in jobs]
+        else:
+            if self._estimates is None:
+                self._estimates = fusion.Estimates.load(self.store)
+            estimates = self._estimates
+            groups = fusion.plan_groups(
+                jobs, lambda job: estimates.get(job.task),
+                lambda job: self._group_options(job.task)[0], self._fusable, cpus=self._cpus)
+        subs: list[Submission] = []
+        for group in groups:
+            got = self._submit_group(group.jobs, handles) if group.fused \
+                else [self.submit(group.jobs[0], handles)]
+            for job, sub in zip(group.jobs, got, strict=True):
+                handles.update({(job.node_id, s): h for s, h in enumerate(sub.outputs)})
+            subs.extend(got)
+        return subs
+
+    def _submit_group(self, jobs: list[NodeJob], handles: Mapping[tuple[str, int], Any],
+                      ) -> list[Submission]:
+        """Fused jobs as one Ray task (``cluster.worker.run_group``): inputs from members
+        stay in the worker, other inputs become its arguments (each ref once)."""
+        tracker = self._tracking()
+        tasks: list[Task] = []
+        task_index: dict[int, int] = {}
+        member_of: dict[str, int] = {}
+        args: list[Any] = []
+        arg_of: dict[tuple[str, int], int] = {}
+        members = []
+        for m, job in enumerate(jobs):
+            literal: dict[str, Any] = {}
+            names: list[str] = []
+            sources: list[Any] = []
+            for name, value in job.inputs.items():
+                if not isinstance(value, Upstream):
+                    literal[name] = value
+                    continue
+                names.append(name)
+                inside = member_of.get(value.node)
+                if inside is not None:
+                    sources.append((inside, value.socket))
+                    continue
+                ref = (value.node, value.socket)
+                if ref not in arg_of:
+                    arg_of[ref] = len(args)
+                    args.append(handles[ref])
+                sources.append(arg_of[ref])
+            index = task_index.setdefault(id(job.task), len(tasks))
+            if index == len(tasks):
+                tasks.append(job.task)
+            cut = None if job.cutoff is None else (job.cutoff.recipe, job.cutoff.lookup)
+            members.append((index, job.node_id, job.key, job.write, literal, tuple(names),
+                            tuple(sources), cut, job.lease is not None))
+            member_of[job.node_id] = m
+        leased = jobs[0].lease is not None
+        remote, opts = self._group_remote(tuple(tasks))
+        returns = sum(job.task.num_returns for job in jobs)
+        layout = (tracker.reply, leased, tuple(members))
+        call = (layout, *args, jobs[0].lease) if leased else (layout, *args)
+        tasks_text = ", ".join(sorted({job.task.name for job in jobs}))
+        name = f"{jobs[0].node_id} ({tasks_text})" if len(jobs) == 1 else \
+            f"{jobs[0].node_id} +{len(jobs) - 1} fused ({tasks_text})"
+        out = remote._remote(args=call, name=name, num_returns=returns, **opts)
+        outputs = [out] if returns == 1 else list(out)
+        subs, at = [], 0
+        for job in jobs:
+            mine, at = outputs[at:at + job.task.num_returns], at + job.task.num_returns
+            subs.append(Submission(outputs=mine, outcome=tracker.expect(
+                job.node_id, mine[0], leased=job.lease is not None, key=job.key,
+                sockets=job.task.num_returns, stores=job.write and job.task.opts.cache)))
+        return subs
+
+    def _group_options(self, task: Task) -> tuple[str, dict[str, Any]]:
+        """The Ray options a group of ``task`` runs with (all but ``num_returns``) and
+        their canonical text: tasks with equal texts may share a group."""
+        _, opts = self._remote(task)
+        opts = {k: v for k, v in opts.items() if k != "num_returns"}
+        return repr(sorted(opts.items())), opts
+
+    def _group_remote(self, tasks: tuple[Task, ...]) -> tuple[Any, dict[str, Any]]:
+        """The Ray remote function running a group of ``tasks`` (exported once per process
+        and combination of tasks and options), and the group's options."""
+        text, opts = self._group_options(tasks[0])
+        key = (*map(id, tasks), text)
+        remote = self._groups.get(key)
+        if remote is None:
+            exported = _EXPORTED.setdefault(tasks[0], {}).setdefault(
+                (pickle.dumps(self.store), f"group {text}"), [])
+            # a list of (tasks, remote): matched by the tasks themselves, as ids alone
+            # could be those of dead tasks
+            remote = next((r for held, r in exported if held == tasks), None)
+            if remote is None:
+                remote = ray.remote(_bound_group(tasks, self.store))
+                exported.append((tasks, remote))
+            self._groups[key] = remote
+        return remote, opts
+
+    def _learn(self, event: RunFinished) -> None:
+        """Subscriber: fold the run's task timings into the store's estimates."""
+        result = event.result
+        if result.graph is None or result.store is None:
+            return
+        observed = fusion.Estimates.observed(result.report, result.graph)
+        if observed:
+            estimates = self._estimates or fusion.Estimates.load(result.store)
+            estimates.save(result.store, observed)
 
     def _tracking(self) -> Tracker:
         if self._tracker is None:
@@ -157,6 +280,16 @@ def _bound(task: Task, store: Any) -> Any:
 
     node_task.__name__ = node_task.__qualname__ = task.name
     return node_task
+
+
+def _bound_group(tasks: tuple[Task, ...], store: Any) -> Any:
+    """The worker function of a fused group of these tasks (see ``_bound``)."""
+
+    def fused(layout: Any, *args: Any) -> Any:
+        return run_group(tasks, store, layout, *args)
+
+    fused.__name__ = fused.__qualname__ = "digestflow.fused"
+    return fused
 
 
 def check_feasible(task: Task, total: Mapping[str, float], *, embedded: bool) -> dict[str, Any]:

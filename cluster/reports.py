@@ -144,8 +144,15 @@ _UNREACHABLE: dict[Reply, float] = {}  # reply -> when connecting to it last fai
 
 def send(reply: Reply, node_id: str, outcome: NodeOutcome) -> None:
     """Send one report to the driver (worker side); raises OSError when it cannot."""
+    send_many(reply, [(node_id, outcome)])
+
+
+def send_many(reply: Reply, outcomes: list[tuple[str, NodeOutcome]]) -> None:
+    """Send reports to the driver in one write (a fused group's); raises OSError when it
+    cannot."""
     host, port, token = reply
-    frame = _frame(pickle.dumps((node_id, outcome), protocol=pickle.HIGHEST_PROTOCOL))
+    frame = b"".join(_frame(pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
+                     for item in outcomes)
     with _SEND_LOCK:
         conn = _SENDERS.get(reply)
         if conn is not None:

@@ -25,7 +25,7 @@ from typing import Any
 import ray
 
 from cluster.reports import ReportServer
-from cluster.worker import NodeFailed
+from cluster.worker import Missing, NodeFailed
 from runner.contracts import ErrorInfo, NodeOutcome
 
 log = logging.getLogger("digestflow")
@@ -118,9 +118,11 @@ class Tracker:
 
     async def _outcome(self, node_id: str, awaited: _Awaited) -> NodeOutcome:
         try:
-            await asyncio.wrap_future(awaited.ref.future())
+            value = await asyncio.wrap_future(awaited.ref.future())
         except Exception as err:  # noqa: BLE001 - settled by what Ray raised
             return _failed(node_id, awaited, err)
+        if type(value) is Missing:  # a fused node that did not produce it (a small object)
+            return _not_run(node_id, value.failed)
         if self.recovered == 0:
             host, port, _ = self.server.reply
             log.warning("digestflow: a task's report did not reach this driver (listening on "
@@ -138,16 +140,22 @@ def _failed(node_id: str, awaited: _Awaited, err: BaseException) -> NodeOutcome:
     cause = err.as_instanceof_cause()
     failed = getattr(cause, "cause", None) or cause
     if isinstance(failed, NodeFailed):
-        if failed.node_id != node_id:
-            return NodeOutcome(upstream_failed=failed.node_id)
-        if failed.stale:
-            return NodeOutcome(stale=[failed.stale])
-        if failed.held:
-            return NodeOutcome(held=failed.held)
-        return NodeOutcome(error=failed.info)
+        return _not_run(node_id, failed)
     if awaited.leased and isinstance(failed, ray.exceptions.RayActorError):
         return NodeOutcome(held=UNANSWERED)  # the index died before its lease answer
     return _error(err, awaited.start)
+
+
+def _not_run(node_id: str, failed: NodeFailed) -> NodeOutcome:
+    """The outcome of a node that produced no outputs because of ``failed``: its own
+    failure, or an ancestor's."""
+    if failed.node_id != node_id:
+        return NodeOutcome(upstream_failed=failed.node_id)
+    if failed.stale:
+        return NodeOutcome(stale=[failed.stale])
+    if failed.held:
+        return NodeOutcome(held=failed.held)
+    return NodeOutcome(error=failed.info)
 
 
 def _from_store(store: Any, awaited: _Awaited) -> NodeOutcome:

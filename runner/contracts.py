@@ -125,7 +125,10 @@ class Submission:
 
 
 class Executor(Protocol):
-    """Runs jobs somewhere. ``pipelined``: may submit before parents finish."""
+    """Runs jobs somewhere. ``pipelined``: may submit before parents finish. An executor
+    may also offer ``submit_many(jobs, handles) -> list[Submission]`` (jobs in submission
+    order; it adds their handles to ``handles``): the dispatch then hands it all ready
+    jobs at once, so that it can fuse some (``cluster.fusion``)."""
 
     name: str
     pipelined: bool

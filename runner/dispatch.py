@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.contracts import Cutoff, ErrorInfo, Executor, NodeOutcome, Ref
+from runner.contracts import Cutoff, ErrorInfo, Executor, NodeJob, NodeOutcome, Ref, Submission
 from runner.execution.ledger import Ledger
 from runner.graph import Graph
 from runner.index import Index
@@ -48,9 +48,10 @@ async def dispatch(graph: Graph, plan: Plan, executor: Executor, index: Index, l
     recorder = _Recorder(index, recorded)
     position = {nid: i for i, nid in enumerate(plan.run)}
     while True:
-        for nid in sched.ready():
-            job = plan.job(graph, nid, write=write, cutoff=cutoff(nid), lease=lease)
-            sub = executor.submit(job, out.handles)
+        jobs = [plan.job(graph, nid, write=write, cutoff=cutoff(nid), lease=lease)
+                for nid in sched.ready()]
+        for job, sub in zip(jobs, _submit(executor, jobs, out.handles), strict=True):
+            nid = job.node_id
             out.handles.update({(nid, s): h for s, h in enumerate(sub.outputs)})
             fut = asyncio.ensure_future(sub.outcome)
             fut.add_done_callback(lambda f, nid=nid: finished.put_nowait((nid, f)))
@@ -70,6 +71,21 @@ async def dispatch(graph: Graph, plan: Plan, executor: Executor, index: Index, l
     await recorder.flush()
     out.states = sched.states()
     return out
+
+
+def _submit(executor: Executor, jobs: list[NodeJob],
+            handles: dict[tuple[str, int], Any]) -> list[Submission]:
+    """Submit ``jobs`` in order: all at once where the executor can (it may fuse some),
+    else one by one."""
+    many = getattr(executor, "submit_many", None)
+    if many is not None:
+        return many(jobs, handles)
+    subs = []
+    for job in jobs:
+        sub = executor.submit(job, handles)
+        handles.update({(job.node_id, s): h for s, h in enumerate(sub.outputs)})
+        subs.append(sub)
+    return subs
 
 
 def _settle(sched: Scheduler, ledger: Ledger, out: Dispatched, nid: str,

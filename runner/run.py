@@ -55,6 +55,7 @@ async def run_async(
     raise_on_error: bool = True,
     on_event: EventHandler | None = None,
     cutoff: bool = True,
+    fuse: bool = True,
 ) -> Result:
     """Run the graph behind ``targets``, executing only nodes whose outputs are not stored.
 
@@ -63,14 +64,16 @@ async def run_async(
     (Ray; embedded local cluster unless connected or ``address``/RAY_ADDRESS
     is set), "inline" (in this process) or an Executor instance. ``cutoff``:
     early cutoff; a node whose inputs have the content they had in an earlier
-    run is reused from that run instead of executed (see docs/internals.md).
+    run is reused from that run instead of executed (see docs/internals.md). ``fuse``:
+    on Ray, run consecutive tiny nodes (of tasks that took under 5 ms in earlier runs)
+    several to a Ray task; each is still stored, reported and failed on its own.
     """
     if cache not in CACHE_MODES:
         raise ValidationError(f"cache={cache!r}; expected one of {', '.join(CACHE_MODES)}")
     started, run_id = time.time(), _run_id()
     store_obj = open_store(store)
     signed = sign_targets(targets, store_obj)
-    execu = _make_executor(executor, address)
+    execu = _make_executor(executor, address, fuse)
     display = make_progress(progress)
     events = _subscribers(on_event, display)
     with gc_paused():
@@ -124,13 +127,14 @@ def _run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
-def _make_executor(executor: Executor | str | None, address: str | None) -> Executor:
+def _make_executor(executor: Executor | str | None, address: str | None,
+                   fuse: bool = True) -> Executor:
     if executor == "inline":
         return InlineExecutor()
     if executor is None or executor == "ray":
         from cluster import RayExecutor
 
-        return RayExecutor(address=address)
+        return RayExecutor(address=address, fuse=fuse)
     if isinstance(executor, str):
         raise ValidationError(f"executor={executor!r}; expected 'ray', 'inline' or an Executor")
     return executor

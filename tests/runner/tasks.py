@@ -83,3 +83,17 @@ def nest(label: str, parts: object) -> object:
     """Returns its argument as received: nodes inside it arrive as their values."""
     record(label)
     return parts
+
+
+@task
+def traced(label: str, *parts: int, fail: bool = False, sleep: float = 0.0) -> int:
+    """``step`` that also records which Ray task ran it (fused nodes share one)."""
+    import time
+
+    import ray
+
+    record(f"{label} {ray.get_runtime_context().get_task_id()}")
+    time.sleep(sleep)
+    if fail:
+        raise ValueError(f"traced {label} failed on purpose")
+    return sum(parts) + 1

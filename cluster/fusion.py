@@ -1,0 +1,163 @@
+"""Fusing tiny nodes into one Ray task each, from how long their tasks took before.
+
+Ray spends about a millisecond of CPU on every task (submission, scheduling,
+the worker's round trip); a node that computes for 100 µs pays that many
+times over. The Ray executor therefore runs runs of consecutive tiny nodes
+as one Ray task (``cluster.worker.run_group``): each node is still keyed,
+stored, reported and failed on its own; only Ray sees fewer tasks.
+
+Policy (``plan_groups``), for the jobs one dispatch step submits, in their
+submission order (a topological order):
+
+- A node is *fusable* when its task's recorded mean time (``Estimates``) is
+  at most ``FUSE_BELOW`` and every parent computed in this run is fusable
+  too. So a group never waits on a slow or unknown task, and its external
+  inputs come only from other groups, which never fail at the Ray level.
+  A task never timed (a first run on a fresh store) is not fused.
+- A group is a run of *consecutive* fusable jobs with the same Ray options
+  and lease: consecutive in a topological order, so the groups themselves
+  form a DAG (two groups never wait on each other). It closes at
+  ``max_nodes`` nodes or ``BUDGET`` seconds of estimated work, whichever
+  comes first; ``max_nodes`` leaves several groups per CPU for parallelism.
+
+Estimates live in the store as one small document (``docs/stats/tasks.json``),
+per task: the mean seconds its nodes took where they ran (function plus
+storing the outputs), averaged with the previous estimate at the end of each
+run that executed it. A task that became slow is fused at most once more.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from runner.contracts import NodeJob, Upstream
+
+log = logging.getLogger("digestflow")
+
+FUSE_BELOW = 0.005  # seconds: a task this quick is worth fusing (Ray's overhead is ~1 ms)
+BUDGET = 0.02  # seconds of estimated work per group
+MAX_NODES = 32  # nodes per group at most
+PER_CPU = 4  # groups per CPU at least, where there are enough nodes
+STATS, TASKS = "stats", "tasks"  # the estimates document: docs/stats/tasks.json
+KEEP = 1000  # tasks the document remembers (the most recently run)
+
+
+def task_ident(task: Any) -> str:
+    """Which task an estimate belongs to: module and qualified name of its function."""
+    fn = task.fn
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', task.name)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """Jobs submitted as one Ray task (``fused``), or a single job submitted alone."""
+
+    jobs: list[NodeJob]
+    fused: bool
+
+
+def max_nodes(fusable: int, cpus: float) -> int:
+    """Nodes per group: at most ``MAX_NODES``, and few enough for ``PER_CPU`` groups per
+    CPU."""
+    return max(1, min(MAX_NODES, fusable // max(1, math.ceil(cpus * PER_CPU))))
+
+
+def plan_groups(jobs: Iterable[NodeJob], estimate: Callable[[NodeJob], float | None],
+                options: Callable[[NodeJob], Hashable], fusable: set[str],
+                *, cpus: float) -> list[Group]:
+    """Split ``jobs`` (submission order) into groups; see the module docstring.
+
+    ``estimate(job)``: the task's mean seconds, None if never timed.
+    ``options(job)``: what must be equal for jobs to share a Ray task.
+    ``fusable``: node ids found fusable so far in this run; updated in place.
+    """
+    jobs = list(jobs)
+    costs: dict[str, float] = {}
+    for job in jobs:
+        seconds = estimate(job)
+        if seconds is not None and seconds <= FUSE_BELOW and all(
+                v.node in fusable for v in job.inputs.values() if isinstance(v, Upstream)):
+            fusable.add(job.node_id)
+            costs[job.node_id] = seconds
+    limit = max_nodes(len(costs), cpus)
+    out: list[Group] = []
+    current: list[NodeJob] = []
+    current_key: Hashable = None
+    spent = 0.0
+    for job in jobs:
+        cost = costs.get(job.node_id)
+        if cost is None:
+            if current:
+                out.append(Group(current, True))
+                current = []
+            out.append(Group([job], False))
+            continue
+        key = (options(job), id(job.lease))
+        if current and (key != current_key or len(current) >= limit
+                        or spent + cost > BUDGET * (1 + 1e-9)):
+            out.append(Group(current, True))
+            current = []
+        if not current:
+            current_key, spent = key, 0.0
+        current.append(job)
+        spent += cost
+    if current:
+        out.append(Group(current, True))
+    return out
+
+
+class Estimates:
+    """Mean seconds per task, read from and merged back into the store's document."""
+
+    def __init__(self, seconds: Mapping[str, float]) -> None:
+        self.seconds = dict(seconds)
+
+    def get(self, task: Any) -> float | None:
+        return self.seconds.get(task_ident(task))
+
+    @classmethod
+    def load(cls, store: Any) -> Estimates:
+        """The store's estimates; none when the document is missing or unreadable."""
+        try:
+            doc = store.get_doc(STATS, TASKS)
+        except Exception:  # noqa: BLE001 - no estimates: nothing is fused, nothing breaks
+            return cls({})
+        tasks = doc.get("tasks") if isinstance(doc, dict) else None
+        if not isinstance(tasks, dict):
+            return cls({})
+        return cls({name: float(s) for name, s in tasks.items()
+                    if isinstance(name, str) and isinstance(s, (int, float))
+                    and math.isfinite(s) and s >= 0})
+
+    @staticmethod
+    def observed(report: Iterable[Any], graph: Any) -> dict[str, float]:
+        """Mean seconds per task over the nodes a run executed."""
+        sums: dict[str, list[float]] = {}
+        for rep in report:
+            if rep.status == "executed" and not rep.same_as:  # a duplicate did no work
+                acc = sums.setdefault(task_ident(graph[rep.id].task), [0.0, 0])
+                acc[0] += rep.seconds
+                acc[1] += 1
+        return {name: total / n for name, (total, n) in sums.items()}
+
+    def merge(self, observed: Mapping[str, float]) -> dict[str, float]:
+        """The document's new contents: each observed task averaged with its previous
+        estimate, most recent last, at most ``KEEP`` tasks."""
+        merged = {n: s for n, s in self.seconds.items() if n not in observed}
+        for name, seconds in observed.items():
+            old = self.seconds.get(name)
+            merged[name] = seconds if old is None else (old + seconds) / 2
+        return dict(list(merged.items())[-KEEP:])
+
+    def save(self, store: Any, observed: Mapping[str, float]) -> None:
+        """Best effort: estimates that cannot be written only cost fusion next time."""
+        if not observed:
+            return
+        try:
+            store.put_doc(STATS, TASKS, {"tasks": self.merge(observed)})
+        except Exception as err:  # noqa: BLE001 - a read-only store, say
+            log.debug("digestflow: could not save task timings: %s", err)

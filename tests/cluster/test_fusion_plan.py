@@ -1,0 +1,155 @@
+"""Which nodes share a Ray task (``cluster.fusion.plan_groups``), without Ray.
+
+What a user would notice if this were wrong: a run that never ends (two groups
+waiting on each other), a tiny node held back behind a slow one, a GPU node
+run in a CPU task, or estimates that break a run when their document is damaged.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cluster import fusion
+from runner.contracts import Cached, NodeJob, Upstream
+from runner.task import task
+
+
+@task
+def tiny(*xs: int) -> int:
+    return sum(xs)
+
+
+@task
+def slow(*xs: int) -> int:
+    return sum(xs)
+
+
+@task(num_gpus=1)
+def on_gpu(*xs: int) -> int:
+    return sum(xs)
+
+
+TIMES = {"tiny": 0.0001, "slow": 0.5, "on_gpu": 0.0001}
+
+
+def _job(nid: str, t, parents=(), lease=None) -> NodeJob:
+    inputs = {f"x{i}": Upstream(p, 0) for i, p in enumerate(parents)}
+    inputs["c"] = Cached("ab" * 32, 0, "d")  # a stored input never ties nodes together
+    return NodeJob(node_id=nid, task=t, key=nid, inputs=inputs, lease=lease)
+
+
+def _plan(jobs, times=TIMES, fusable=None, cpus=0.25):
+    """``cpus=0.25``: one group per ``PER_CPU``, so small graphs group freely."""
+    return fusion.plan_groups(jobs, lambda j: times.get(j.task.name),
+                              lambda j: repr(sorted(j.task.opts.ray_options().items())),
+                              set() if fusable is None else fusable, cpus=cpus)
+
+
+def _shape(groups):
+    return [([j.node_id for j in g.jobs], g.fused) for g in groups]
+
+
+def test_consecutive_tiny_nodes_share_a_task_and_a_slow_one_runs_alone():
+    jobs = [_job("a", tiny), _job("b", tiny, ["a"]), _job("s", slow, ["a"]),
+            _job("c", tiny, ["b"]), _job("d", tiny)]
+    assert _shape(_plan(jobs)) == [(["a", "b"], True), (["s"], False), (["c", "d"], True)]
+
+
+def test_a_node_below_a_slow_or_unknown_task_is_not_fused():
+    """Fused, it would hold its group-mates back until the slow parent finished."""
+    jobs = [_job("s", slow), _job("u", tiny, ["s"]), _job("v", tiny, ["u"]),
+            _job("w", tiny)]
+    assert _shape(_plan(jobs)) == [(["s"], False), (["u"], False), (["v"], False),
+                                   (["w"], True)]
+    unknown = [_job("a", tiny), _job("b", tiny, ["a"])]
+    assert _shape(_plan(unknown, times={})) == [(["a"], False), (["b"], False)]
+
+
+def test_different_ray_options_or_leases_never_share_a_task():
+    jobs = [_job("a", tiny), _job("g", on_gpu), _job("b", tiny)]
+    assert _shape(_plan(jobs)) == [(["a"], True), (["g"], True), (["b"], True)]
+    one, two = object(), object()
+    leased = [_job("a", tiny, lease=one), _job("b", tiny, lease=two)]
+    assert _shape(_plan(leased)) == [(["a"], True), (["b"], True)]
+
+
+def test_groups_close_at_the_budget_and_leave_groups_for_every_cpu():
+    jobs = [_job(f"n{i}", tiny) for i in range(400)]
+    groups = _plan(jobs, times={"tiny": fusion.BUDGET / 10}, cpus=1.0)
+    assert {len(g.jobs) for g in groups} == {10}
+    many = _plan(jobs, cpus=2.0)
+    assert max(len(g.jobs) for g in many) == fusion.MAX_NODES
+    few = _plan(jobs[:40], cpus=2.0)
+    assert len(few) >= 2 * fusion.PER_CPU, "40 nodes on 2 CPUs still run in parallel"
+
+
+def test_fusable_parents_carry_over_between_dispatch_steps():
+    fusable: set[str] = set()
+    _plan([_job("a", tiny)], fusable=fusable)
+    assert _shape(_plan([_job("b", tiny, ["a"])], fusable=fusable)) == [(["b"], True)]
+    assert _shape(_plan([_job("c", tiny, ["zz"])], fusable=fusable)) == [(["c"], False)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 2**32), st.integers(1, 60), st.floats(0.5, 16))
+def test_groups_form_a_dag_in_submission_order(seed, n, cpus):
+    """Every parent of a node is in an earlier group or earlier in its own group, and
+    each node is submitted exactly once: no two groups can wait on each other."""
+    rng = random.Random(seed)
+    kinds = [tiny, slow, on_gpu]
+    jobs = []
+    for i in range(n):
+        parents = rng.sample(range(i), k=min(i, rng.randrange(4)))
+        jobs.append(_job(f"n{i}", rng.choice(kinds), [f"n{p}" for p in parents]))
+    groups = _plan(jobs, cpus=cpus)
+    order = [j.node_id for g in groups for j in g.jobs]
+    assert order == [j.node_id for j in jobs]
+    group_of = {j.node_id: gi for gi, g in enumerate(groups) for j in g.jobs}
+    for g in groups:
+        assert g.fused or len(g.jobs) == 1
+        assert len({j.task.opts.num_gpus for j in g.jobs}) == 1
+        for job in g.jobs:
+            for v in job.inputs.values():
+                if isinstance(v, Upstream):
+                    assert group_of[v.node] <= group_of[job.node_id]
+                    if g.fused:
+                        assert TIMES[next(j for j in jobs if j.node_id == v.node).task.name] \
+                            <= fusion.FUSE_BELOW, "a fused node waits only on tiny ones"
+
+
+class _Docs:
+    def __init__(self, doc=None, fail=False):
+        self.doc, self.fail, self.saved = doc, fail, None
+
+    def get_doc(self, kind, name):
+        if self.doc is None:
+            raise FileNotFoundError(name)
+        return self.doc
+
+    def put_doc(self, kind, name, obj):
+        if self.fail:
+            raise PermissionError("read-only store")
+        self.saved = (kind, name, obj)
+
+
+@pytest.mark.parametrize("doc", [None, [], {"tasks": []}, {"tasks": {"a": "x", "b": -1,
+                                                                     "c": float("nan")}}])
+def test_missing_or_damaged_estimates_fuse_nothing(doc):
+    assert fusion.Estimates.load(_Docs(doc)).seconds == {}
+
+
+def test_estimates_average_with_the_last_run_and_a_failed_save_is_harmless():
+    ident = fusion.task_ident(tiny)
+    est = fusion.Estimates.load(_Docs({"tasks": {ident: 0.004, "gone.task": 1.0}}))
+    assert est.get(tiny) == 0.004
+    docs = _Docs()
+    est.save(docs, {ident: 0.002})
+    assert docs.saved == ("stats", "tasks", {"tasks": {"gone.task": 1.0, ident: 0.003}})
+    est.save(_Docs(fail=True), {ident: 0.002})  # logged, not raised
+    nothing = _Docs()
+    est.save(nothing, {})
+    assert nothing.saved is None, "a run that executed nothing writes nothing"
