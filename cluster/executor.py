@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pickle
+import time
 import warnings
 import weakref
 from collections.abc import Iterable, Mapping
@@ -56,11 +57,15 @@ class RayExecutor:
         self._cpus = 1.0
         self._estimates: fusion.Estimates | None = None  # read on the first submission
         self._fusable: set[str] = set()  # nodes of this run found fusable
+        self._prober = fusion.Prober(1.0)  # tasks timed within this run
+        self._learned: dict[str, float] = {}  # ... and what their probes showed
+        self._probed: dict[str, Any] = {}  # probe node id -> its outcome future
 
     async def open(self, store: Any, events: Events) -> Index:
         """Connect, or defer: with no cluster to join, a fully cached run needs no Ray."""
         self.store = store
         self._estimates, self._fusable = None, set()
+        self._prober, self._learned, self._probed = fusion.Prober(1.0), {}, {}
         events.subscribe(finished=_export_cache_metrics)
         if self.fuse:
             events.subscribe(finished=self._learn)
@@ -122,20 +127,65 @@ class RayExecutor:
         if not self.fuse:
             groups = [fusion.Group([job], False) for job in jobs]
         else:
-            if self._estimates is None:
-                self._estimates = fusion.Estimates.load(self.store)
-            estimates = self._estimates
             groups = fusion.plan_groups(
-                jobs, lambda job: estimates.get(job.task),
-                lambda job: self._group_options(job.task)[0], self._fusable, cpus=self._cpus)
+                jobs, self._estimate, lambda job: self._group_options(job.task)[0],
+                self._fusable, cpus=self._cpus, probes=self._prober.probes)
         subs: list[Submission] = []
         for group in groups:
             got = self._submit_group(group.jobs, handles) if group.fused \
                 else [self.submit(group.jobs[0], handles)]
             for job, sub in zip(group.jobs, got, strict=True):
                 handles.update({(job.node_id, s): h for s, h in enumerate(sub.outputs)})
+                if job.node_id in self._prober.probes:
+                    self._probed[job.node_id] = sub.outcome
             subs.extend(got)
         return subs
+
+    def hold(self, jobs: list[NodeJob], *, idle: bool) -> tuple[list[NodeJob], list[NodeJob]]:
+        """(submit now, hold back): nodes of tasks being timed in this run wait for their
+        probes' first report (``fusion.Prober``). ``idle``: nothing is in flight, so
+        holding everything would wait for nothing: then nothing is held."""
+        if not self.fuse:
+            return jobs, []
+        self._prober.cpus = max(1.0, self._cpus)
+        self._read_probes(time.monotonic())
+        now, later = self._prober.split(jobs, lambda job: self._estimate(job) is not None,
+                                        time.monotonic())
+        if idle and not now:
+            for ident in list(self._prober.probing):
+                self._prober.settle(ident)
+            return jobs, []
+        return now, later
+
+    def hold_timeout(self) -> float | None:
+        """Seconds the dispatch may wait for an outcome before asking ``hold`` again."""
+        return self._prober.timeout(time.monotonic(), self._heard())
+
+    def _heard(self) -> float | None:
+        return self._tracker.first_heard if self._tracker is not None else None
+
+    def _estimate(self, job: NodeJob) -> float | None:
+        """The task's seconds a node: from earlier runs, else from this run's probes."""
+        if self._estimates is None:
+            self._estimates = fusion.Estimates.load(self.store)
+        found = self._estimates.get(job.task)
+        return found if found is not None else self._learned.get(fusion.task_ident(job.task))
+
+    def _read_probes(self, now: float) -> None:
+        """Settle each probed task whose probes reported (timed by those that ran) or
+        whose deadline passed (too slow to fuse)."""
+        overdue = set(self._prober.overdue(now, self._heard()))
+        for ident, probe in list(self._prober.probing.items()):
+            outcomes = [f.result() for f in map(self._probed.get, probe.nodes)
+                        if f is not None and f.done() and not f.cancelled()
+                        and f.exception() is None]
+            ran = [o.seconds for o in outcomes if o.ok and o.reused_from is None]
+            if ran:
+                self._learned[ident] = sum(ran) / len(ran)
+                if self._learned[ident] <= fusion.FUSE_BELOW:
+                    self._fusable.update(probe.nodes)  # run as groups of one: safe inputs
+            if ran or ident in overdue or len(outcomes) == len(probe.nodes):
+                self._prober.settle(ident)
 
     def _submit_group(self, jobs: list[NodeJob], handles: Mapping[tuple[str, int], Any],
                       ) -> list[Submission]:

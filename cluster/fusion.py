@@ -9,11 +9,13 @@ stored, reported and failed on its own; only Ray sees fewer tasks.
 Policy (``plan_groups``), for the jobs one dispatch step submits, in their
 submission order (a topological order):
 
-- A node is *fusable* when its task's recorded mean time (``Estimates``) is
-  at most ``FUSE_BELOW`` and every parent computed in this run is fusable
-  too. So a group never waits on a slow or unknown task, and its external
-  inputs come only from other groups, which never fail at the Ray level.
-  A task never timed (a first run on a fresh store) is not fused.
+- A node is *fusable* when its task's mean time (``Estimates`` from earlier
+  runs, else what this run's probes of it showed: ``Prober``) is at most
+  ``FUSE_BELOW`` and every parent computed in this run is fusable too. So a
+  group never waits on a slow or unknown task, and its external inputs come
+  only from other groups (or probes, run as groups of one), which never fail
+  at the Ray level. A task never timed, with too few nodes to probe, is not
+  fused.
 - A group is a run of *consecutive* fusable jobs with the same Ray options
   and lease: consecutive in a topological order, so the groups themselves
   form a DAG (two groups never wait on each other). It closes at
@@ -30,7 +32,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +47,10 @@ MAX_NODES = 32  # nodes per group at most
 PER_CPU = 4  # groups per CPU at least, where there are enough nodes
 STATS, TASKS = "stats", "tasks"  # the estimates document: docs/stats/tasks.json
 KEEP = 1000  # tasks the document remembers (the most recently run)
+PROBE_AT = 8  # an untimed task with this many nodes per CPU in one step is probed first
+PROBES = 2  # probe nodes per CPU
+PROBE_WAIT = 2.0  # seconds: probes silent this long mean a task too slow to fuse
+PROBE_CAP = 30.0  # seconds: ... counted from their submission while no worker reported
 
 
 def task_ident(task: Any) -> str:
@@ -68,12 +75,14 @@ def max_nodes(fusable: int, cpus: float) -> int:
 
 def plan_groups(jobs: Iterable[NodeJob], estimate: Callable[[NodeJob], float | None],
                 options: Callable[[NodeJob], Hashable], fusable: set[str],
-                *, cpus: float) -> list[Group]:
+                *, cpus: float, probes: Collection[str] = ()) -> list[Group]:
     """Split ``jobs`` (submission order) into groups; see the module docstring.
 
     ``estimate(job)``: the task's mean seconds, None if never timed.
     ``options(job)``: what must be equal for jobs to share a Ray task.
     ``fusable``: node ids found fusable so far in this run; updated in place.
+    ``probes``: nodes run as a group of one (``Prober``): like every node a group
+    may read from, they never fail at the Ray level.
     """
     jobs = list(jobs)
     costs: dict[str, float] = {}
@@ -94,7 +103,7 @@ def plan_groups(jobs: Iterable[NodeJob], estimate: Callable[[NodeJob], float | N
             if current:
                 out.append(Group(current, True))
                 current = []
-            out.append(Group([job], False))
+            out.append(Group([job], job.node_id in probes))
             continue
         key = (options(job), id(job.lease))
         if current and (key != current_key or len(current) >= limit
@@ -108,6 +117,86 @@ def plan_groups(jobs: Iterable[NodeJob], estimate: Callable[[NodeJob], float | N
     if current:
         out.append(Group(current, True))
     return out
+
+
+@dataclass(slots=True)
+class _Probe:
+    nodes: list[str]
+    since: float  # when its probes were submitted
+
+
+class Prober:
+    """Times, within a run, the tasks no earlier run timed (a first run on a new store).
+
+    State: the tasks being probed (their probe nodes and since when) and the
+    tasks settled (timed by their probes, or given up on). Policy: an untimed
+    task with at least ``PROBE_AT`` nodes per CPU in one dispatch step sends
+    ``PROBES`` nodes per CPU first, each alone (enough to keep every CPU busy),
+    and holds its other nodes, and everything below a held node, until the
+    first probe reports: then they are fused if the task proved tiny and run
+    one per Ray task if not. Probes that report nothing within ``PROBE_WAIT``
+    seconds (a slow task) release the rest unfused; the wait counts from the
+    run's first report from any worker (a fresh cluster's workers take seconds
+    to start), and lasts at most ``PROBE_CAP`` seconds from the probes'
+    submission. As the probes keep every CPU busy meanwhile, holding costs a
+    slow task little. The executor owns the outcomes and says what they
+    showed (``settle``); nothing here waits.
+    """
+
+    def __init__(self, cpus: float) -> None:
+        self.cpus = max(1.0, cpus)
+        self.probing: dict[str, _Probe] = {}
+        self.settled: set[str] = set()
+        self.probes: set[str] = set()  # every probe node of the run
+
+    def split(self, jobs: list[NodeJob], timed: Callable[[NodeJob], bool],
+              now: float) -> tuple[list[NodeJob], list[NodeJob]]:
+        """``jobs`` (submission order) as (submit now, hold); holding is closed under
+        descendants, so everything submitted has its parents submitted."""
+        counts = Counter(task_ident(j.task) for j in jobs if not timed(j))
+        submit: list[NodeJob] = []
+        held: list[NodeJob] = []
+        held_ids: set[str] = set()
+        for job in jobs:
+            if any(isinstance(v, Upstream) and v.node in held_ids for v in job.inputs.values()):
+                held.append(job)
+                held_ids.add(job.node_id)
+                continue
+            ident = task_ident(job.task)
+            probe = None if timed(job) or ident in self.settled else self.probing.get(ident)
+            if probe is None and not timed(job) and ident not in self.settled \
+                    and counts[ident] >= PROBE_AT * self.cpus:
+                probe = self.probing[ident] = _Probe([], now)
+            if probe is not None and len(probe.nodes) >= PROBES * self.cpus:
+                held.append(job)
+                held_ids.add(job.node_id)
+                continue
+            if probe is not None:
+                probe.nodes.append(job.node_id)
+                self.probes.add(job.node_id)
+            submit.append(job)
+        return submit, held
+
+    def settle(self, ident: str) -> None:
+        """The task's probes reported (or it was given up on): its nodes go on as any."""
+        self.probing.pop(ident, None)
+        self.settled.add(ident)
+
+    def overdue(self, now: float, heard: float | None) -> list[str]:
+        """Tasks whose probes reported nothing in time; ``heard``: when the run's first
+        report from a worker arrived (None: none yet)."""
+        return [ident for ident, p in self.probing.items() if now >= _deadline(p, heard)]
+
+    def timeout(self, now: float, heard: float | None) -> float | None:
+        """Seconds until the nearest deadline; None when nothing is being probed."""
+        if not self.probing:
+            return None
+        return max(0.0, min(_deadline(p, heard) for p in self.probing.values()) - now)
+
+
+def _deadline(probe: _Probe, heard: float | None) -> float:
+    cap = probe.since + PROBE_CAP
+    return cap if heard is None else min(cap, max(probe.since, heard) + PROBE_WAIT)
 
 
 class Estimates:

@@ -56,6 +56,7 @@ class Tracker:
         self.reply = self.server.reply
         self.waiting: dict[str, _Awaited] = {}
         self._heard = False
+        self.first_heard: float | None = None  # time.monotonic() of the run's first report
         self._watch = loop.create_task(self._watchdog())
 
     def expect(self, node_id: str, ref: Any, *, leased: bool = False, key: str = "",
@@ -73,6 +74,8 @@ class Tracker:
 
     def _deliver(self, reports: list[tuple[str, NodeOutcome]]) -> None:
         self._heard = True
+        if self.first_heard is None:
+            self.first_heard = time.monotonic()
         for node_id, outcome in reports:
             awaited = self.waiting.pop(node_id, None)
             if awaited is not None and not awaited.future.done():

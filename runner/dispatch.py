@@ -11,7 +11,7 @@ Manifests are recorded in the index in batches as nodes finish.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,8 @@ class Dispatched:
     handles: dict[tuple[str, int], Any] = field(default_factory=dict)
     states: dict[str, str] = field(default_factory=dict)
     stale: list[Ref] = field(default_factory=list)
-    held: list[str] = field(default_factory=list)  # nodes whose lease went elsewhere
+    held: list[str] = field(default_factory=list)  # to run next round: a lease went
+    # elsewhere, or it never ran (fused with a node below a failure, see ``_settle``)
 
 
 async def dispatch(graph: Graph, plan: Plan, executor: Executor, index: Index, ledger: Ledger,
@@ -47,9 +48,12 @@ async def dispatch(graph: Graph, plan: Plan, executor: Executor, index: Index, l
     in_flight: set[str] = set()  # submitted, not yet settled, skipped or held
     recorder = _Recorder(index, recorded)
     position = {nid: i for i, nid in enumerate(plan.run)}
+    held: list[NodeJob] = []  # ready, but the executor holds them back for now
     while True:
-        jobs = [plan.job(graph, nid, write=write, cutoff=cutoff(nid), lease=lease)
-                for nid in sched.ready()]
+        jobs = [job for job in held if sched.state(job.node_id) == SUBMITTED]
+        jobs += [plan.job(graph, nid, write=write, cutoff=cutoff(nid), lease=lease)
+                 for nid in sched.ready()]
+        jobs, held = _hold(executor, jobs, idle=not in_flight)
         for job, sub in zip(jobs, _submit(executor, jobs, out.handles), strict=True):
             nid = job.node_id
             out.handles.update({(nid, s): h for s, h in enumerate(sub.outputs)})
@@ -58,19 +62,47 @@ async def dispatch(graph: Graph, plan: Plan, executor: Executor, index: Index, l
             in_flight.add(nid)
             ledger.started(nid)
         if not in_flight:
-            break
-        done = [await finished.get()]
+            break  # nothing held either: with nothing in flight, nothing is held
+        try:
+            done = [await asyncio.wait_for(finished.get(), executor.hold_timeout()
+                                           if held else None)]
+        except TimeoutError:
+            continue  # ask the executor again about what it holds
         while not finished.empty():  # settle everything already finished in one pass
             done.append(finished.get_nowait())
         for nid, fut in sorted(done, key=lambda d: position[d[0]]):
             in_flight.difference_update(_settle(sched, ledger, out, nid, fut.result(),
-                                                recorder))
+                                                recorder, parents))
             if sched.state(nid) != SUBMITTED:
                 in_flight.discard(nid)  # else an ancestor's report will skip or hold it
         recorder.maybe_flush()
     await recorder.flush()
     out.states = sched.states()
     return out
+
+
+def _hold(executor: Executor, jobs: list[NodeJob], *, idle: bool,
+          ) -> tuple[list[NodeJob], list[NodeJob]]:
+    """(submit now, hold back), where the executor holds some back (``hold``); with
+    nothing in flight, nothing is held, whatever the executor says."""
+    hold = getattr(executor, "hold", None)
+    if hold is None:
+        return jobs, []
+    now, later = hold(jobs, idle=idle)
+    return (now, later) if now or not idle else (jobs, [])
+
+
+def _descends(parents: Mapping[str, Iterable[str]], nid: str, root: str) -> bool:
+    """Whether ``root`` is an ancestor of ``nid`` among the nodes this round runs."""
+    seen, stack = {nid}, [nid]
+    while stack:
+        for parent in parents.get(stack.pop(), ()):
+            if parent == root:
+                return True
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return False
 
 
 def _submit(executor: Executor, jobs: list[NodeJob],
@@ -89,12 +121,16 @@ def _submit(executor: Executor, jobs: list[NodeJob],
 
 
 def _settle(sched: Scheduler, ledger: Ledger, out: Dispatched, nid: str,
-            outcome: NodeOutcome, recorder: _Recorder) -> list[str]:
+            outcome: NodeOutcome, recorder: _Recorder,
+            parents: Mapping[str, Iterable[str]]) -> list[str]:
     """Apply one outcome; returns the descendants it skipped or held (no longer awaited)."""
     if sched.state(nid) != SUBMITTED:
         return []  # reported late: an ancestor's report skipped or held it
     if outcome.upstream_failed is not None:
         root = outcome.upstream_failed
+        if not _descends(parents, nid, root):  # it shared a Ray task (fusion) with a node
+            out.held.append(nid)  # below ``root``, which Ray failed whole: it never ran,
+            return sched.stale(nid)  # and no report of ``root`` will skip it: next round
         if sched.states().get(root) not in FINISHED:  # rare: a copy of the states is fine
             return []  # never ran: the ancestor's own report skips or holds it
         outcome = NodeOutcome(error=ErrorInfo(  # the ancestor reported success, then broke

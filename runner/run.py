@@ -65,8 +65,9 @@ async def run_async(
     is set), "inline" (in this process) or an Executor instance. ``cutoff``:
     early cutoff; a node whose inputs have the content they had in an earlier
     run is reused from that run instead of executed (see docs/internals.md). ``fuse``:
-    on Ray, run consecutive tiny nodes (of tasks that took under 5 ms in earlier runs)
-    several to a Ray task; each is still stored, reported and failed on its own.
+    on Ray, run consecutive tiny nodes (of tasks timed under 5 ms a node, in earlier
+    runs or on this run's first few nodes) several to a Ray task; each is still
+    stored, reported and failed on its own.
     """
     if cache not in CACHE_MODES:
         raise ValidationError(f"cache={cache!r}; expected one of {', '.join(CACHE_MODES)}")

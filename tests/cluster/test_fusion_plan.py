@@ -153,3 +153,68 @@ def test_estimates_average_with_the_last_run_and_a_failed_save_is_harmless():
     nothing = _Docs()
     est.save(nothing, {})
     assert nothing.saved is None, "a run that executed nothing writes nothing"
+
+
+def _split(prober, jobs, timed=(), now=0.0):
+    submit, held = prober.split(jobs, lambda j: j.task.name in timed, now)
+    return [j.node_id for j in submit], [j.node_id for j in held]
+
+
+def test_a_new_task_with_many_nodes_sends_a_few_probes_and_holds_the_rest_and_below():
+    prober = fusion.Prober(cpus=2)
+    n = int(fusion.PROBE_AT * 2)
+    jobs = [_job(f"t{i}", tiny) for i in range(n)] + [_job("below", slow, ["t9"]),
+                                                      _job("free", slow, ["t0"])]
+    submit, held = _split(prober, jobs, timed={"slow"})
+    probes = [f"t{i}" for i in range(int(fusion.PROBES * 2))]
+    assert submit == [*probes, "free"], "a timed node below a probe goes at once"
+    assert held == [f"t{i}" for i in range(len(probes), n)] + ["below"]
+    assert prober.probes == set(probes)
+    again, still = _split(prober, [j for j in jobs if j.node_id in held], timed={"slow"})
+    assert again == [] and still == held, "no more probes while the first are out"
+    prober.settle(fusion.task_ident(tiny))
+    released, none = _split(prober, [j for j in jobs if j.node_id in held], timed={"slow"})
+    assert released == held and none == []
+
+
+def test_few_nodes_or_timed_tasks_are_never_held():
+    prober = fusion.Prober(cpus=2)
+    few = [_job(f"t{i}", tiny) for i in range(int(fusion.PROBE_AT * 2) - 1)]
+    assert _split(prober, few) == ([j.node_id for j in few], [])
+    many = [_job(f"t{i}", tiny) for i in range(100)]
+    assert _split(prober, many, timed={"tiny"}) == ([j.node_id for j in many], [])
+    assert not prober.probes
+
+
+def test_probes_wait_from_the_first_report_and_at_most_the_cap():
+    prober = fusion.Prober(cpus=1)
+    prober.split([_job(f"t{i}", tiny) for i in range(50)], lambda j: False, 100.0)
+    ident = fusion.task_ident(tiny)
+    assert prober.overdue(100.0 + fusion.PROBE_CAP - 1, None) == [], \
+        "workers still starting: no report from anyone yet"
+    assert prober.overdue(100.0 + fusion.PROBE_CAP, None) == [ident]
+    assert prober.timeout(100.0, heard=110.0) == pytest.approx(10 + fusion.PROBE_WAIT)
+    assert prober.overdue(110.0 + fusion.PROBE_WAIT - 0.1, heard=110.0) == []
+    assert prober.overdue(110.0 + fusion.PROBE_WAIT, heard=110.0) == [ident]
+    assert prober.overdue(100.0 + fusion.PROBE_WAIT, heard=50.0) == [ident], \
+        "workers were up before the probes went: the wait counts from then"
+    prober.settle(ident)
+    assert prober.timeout(200.0, None) is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**32), st.integers(1, 80))
+def test_what_is_submitted_never_waits_on_what_is_held(seed, n):
+    rng = random.Random(seed)
+    jobs = []
+    for i in range(n):
+        parents = rng.sample(range(i), k=min(i, rng.randrange(3)))
+        jobs.append(_job(f"n{i}", rng.choice([tiny, slow]), [f"n{p}" for p in parents]))
+    prober = fusion.Prober(cpus=1)
+    submit, held = prober.split(jobs, lambda j: j.task.name == "slow", 0.0)
+    assert sorted(j.node_id for j in submit + held) == sorted(j.node_id for j in jobs)
+    held_ids = {j.node_id for j in held}
+    for job in submit:
+        assert not any(isinstance(v, Upstream) and v.node in held_ids
+                       for v in job.inputs.values())
+    assert len(prober.probes) <= fusion.PROBES

@@ -60,11 +60,39 @@ def _tasks_of(runlog) -> dict[str, str]:
 
 
 def _warm(store: str, runlog) -> None:
-    """A first run times the tasks (a fresh store has no timings: nothing is fused)."""
-    targets, spec = _graph(salt=1000)
+    """A first run times the tasks. It is too small to time them in flight (fewer than
+    ``PROBE_AT`` nodes per CPU), so it runs one Ray task per node."""
+    targets, spec = _graph(salt=1000, n=10)
     run(targets, store=store)
     ran = _tasks_of(runlog)
     assert len(set(ran.values())) == len(spec), "never timed: one Ray task per node"
+
+
+def test_a_first_run_times_a_task_on_a_few_nodes_then_fuses_the_rest(store_uri, runlog):
+    targets, spec = _graph(salt=11, n=80)
+    result = run(targets, store=store_uri)
+    assert result.values == _expected(spec, 11)[1]
+    ran = _tasks_of(runlog)
+    assert sorted(ran) == sorted(s["label"] for s in spec.values()), "each node ran once"
+    assert len(set(ran.values())) < len(spec) / 2, "after its probes, tiny nodes were fused"
+    again = run(_graph(salt=11, n=80)[0], store=store_uri)
+    assert again.executed == [] and again.values == result.values
+
+
+def test_a_slow_task_is_probed_then_run_one_node_per_task(store_uri, runlog):
+    nodes = [traced.bind(f"slow{i}", sleep=0.03) for i in range(20)]
+    assert run(nodes, store=store_uri).values == [1] * 20
+    assert len(set(_tasks_of(runlog).values())) == 20, "30 ms nodes are not fused"
+
+
+def test_probes_that_report_nothing_in_time_release_the_rest_unfused(store_uri, runlog,
+                                                                     monkeypatch):
+    from cluster import fusion
+
+    monkeypatch.setattr(fusion, "PROBE_WAIT", 0.05)
+    nodes = [traced.bind(f"slow{i}", sleep=0.3) for i in range(16)]
+    assert run(nodes, store=store_uri).values == [1] * 16
+    assert len(set(_tasks_of(runlog).values())) == 16
 
 
 def test_tiny_nodes_share_ray_tasks_once_timed_and_give_the_same_results(store_uri, runlog):
