@@ -4,8 +4,8 @@ Pipelined: a node is submitted as soon as its parents are submitted, with
 their output ObjectRefs as arguments, so Ray resolves dependencies on the
 workers and data never passes through the driver. Feasibility is checked
 before dispatch: Ray would leave an unsatisfiable task pending forever.
-Runs of tiny nodes, known tiny from earlier runs, share one Ray task
-(``cluster.fusion``; ``fuse=False`` turns that off).
+Runs of tiny nodes (timed by earlier runs, or by a few probe nodes of this
+one) share one Ray task (``cluster.fusion``; ``fuse=False`` turns that off).
 """
 
 from __future__ import annotations
@@ -55,20 +55,16 @@ class RayExecutor:
         self._overrides: dict[str, dict[str, Any]] = {}
         self._tracker: Tracker | None = None
         self._cpus = 1.0
-        self._estimates: fusion.Estimates | None = None  # read on the first submission
-        self._fusable: set[str] = set()  # nodes of this run found fusable
-        self._prober = fusion.Prober(1.0)  # tasks timed within this run
-        self._learned: dict[str, float] = {}  # ... and what their probes showed
-        self._probed: dict[str, Any] = {}  # probe node id -> its outcome future
+        self._options: dict[int, tuple[str, dict[str, Any]]] = {}  # see _group_options
+        self._fusion: fusion.RunFusion | None = None  # this run's, where fusing
 
     async def open(self, store: Any, events: Events) -> Index:
         """Connect, or defer: with no cluster to join, a fully cached run needs no Ray."""
         self.store = store
-        self._estimates, self._fusable = None, set()
-        self._prober, self._learned, self._probed = fusion.Prober(1.0), {}, {}
         events.subscribe(finished=_export_cache_metrics)
-        if self.fuse:
-            events.subscribe(finished=self._learn)
+        self._fusion = fusion.RunFusion(store) if self.fuse else None
+        if self._fusion is not None:
+            events.subscribe(finished=self._fusion.finished)
         joining = ray.is_initialized() or self.address or os.environ.get("RAY_ADDRESS")
         if not joining:
             return StoreIndex(store)  # embedded: one driver, the store is the index
@@ -124,68 +120,37 @@ class RayExecutor:
                     ) -> list[Submission]:
         """Submit ``jobs`` (in submission order), fusing runs of tiny ones
         (``cluster.fusion``); ``handles`` gains each job's output handles as it goes."""
-        if not self.fuse:
-            groups = [fusion.Group([job], False) for job in jobs]
-        else:
-            groups = fusion.plan_groups(
-                jobs, self._estimate, lambda job: self._group_options(job.task)[0],
-                self._fusable, cpus=self._cpus, probes=self._prober.probes)
+        run = self._fusion
+        groups = [fusion.Group([job], False) for job in jobs] if run is None else \
+            run.plan(jobs, lambda job: self._group_options(job.task)[0], self._cpus)
         subs: list[Submission] = []
         for group in groups:
             got = self._submit_group(group.jobs, handles) if group.fused \
                 else [self.submit(group.jobs[0], handles)]
             for job, sub in zip(group.jobs, got, strict=True):
                 handles.update({(job.node_id, s): h for s, h in enumerate(sub.outputs)})
-                if job.node_id in self._prober.probes:
-                    self._probed[job.node_id] = sub.outcome
+                if run is not None:
+                    run.submitted(job.node_id, sub.outcome)
             subs.extend(got)
         return subs
 
     def hold(self, jobs: list[NodeJob], *, idle: bool) -> tuple[list[NodeJob], list[NodeJob]]:
         """(submit now, hold back): nodes of tasks being timed in this run wait for their
-        probes' first report (``fusion.Prober``). ``idle``: nothing is in flight, so
-        holding everything would wait for nothing: then nothing is held."""
-        if not self.fuse:
+        probes' first report (``fusion.Prober``); nothing is held while ``idle``."""
+        if self._fusion is None:
             return jobs, []
-        self._prober.cpus = max(1.0, self._cpus)
-        self._read_probes(time.monotonic())
-        now, later = self._prober.split(jobs, lambda job: self._estimate(job) is not None,
-                                        time.monotonic())
-        if idle and not now:
-            for ident in list(self._prober.probing):
-                self._prober.settle(ident)
-            return jobs, []
-        return now, later
+        return self._fusion.hold(jobs, idle=idle, cpus=self._cpus, heard=self._heard(),
+                                 now=time.monotonic())
 
     def hold_timeout(self) -> float | None:
         """Seconds the dispatch may wait for an outcome before asking ``hold`` again."""
-        return self._prober.timeout(time.monotonic(), self._heard())
+        if self._fusion is None:
+            return None
+        return self._fusion.prober.timeout(time.monotonic(), self._heard())
 
     def _heard(self) -> float | None:
+        """When this run's first report from a worker arrived (None: none yet)."""
         return self._tracker.first_heard if self._tracker is not None else None
-
-    def _estimate(self, job: NodeJob) -> float | None:
-        """The task's seconds a node: from earlier runs, else from this run's probes."""
-        if self._estimates is None:
-            self._estimates = fusion.Estimates.load(self.store)
-        found = self._estimates.get(job.task)
-        return found if found is not None else self._learned.get(fusion.task_ident(job.task))
-
-    def _read_probes(self, now: float) -> None:
-        """Settle each probed task whose probes reported (timed by those that ran) or
-        whose deadline passed (too slow to fuse)."""
-        overdue = set(self._prober.overdue(now, self._heard()))
-        for ident, probe in list(self._prober.probing.items()):
-            outcomes = [f.result() for f in map(self._probed.get, probe.nodes)
-                        if f is not None and f.done() and not f.cancelled()
-                        and f.exception() is None]
-            ran = [o.seconds for o in outcomes if o.ok and o.reused_from is None]
-            if ran:
-                self._learned[ident] = sum(ran) / len(ran)
-                if self._learned[ident] <= fusion.FUSE_BELOW:
-                    self._fusable.update(probe.nodes)  # run as groups of one: safe inputs
-            if ran or ident in overdue or len(outcomes) == len(probe.nodes):
-                self._prober.settle(ident)
 
     def _submit_group(self, jobs: list[NodeJob], handles: Mapping[tuple[str, int], Any],
                       ) -> list[Submission]:
@@ -244,9 +209,12 @@ class RayExecutor:
     def _group_options(self, task: Task) -> tuple[str, dict[str, Any]]:
         """The Ray options a group of ``task`` runs with (all but ``num_returns``) and
         their canonical text: tasks with equal texts may share a group."""
-        _, opts = self._remote(task)
-        opts = {k: v for k, v in opts.items() if k != "num_returns"}
-        return repr(sorted(opts.items())), opts
+        found = self._options.get(id(task))
+        if found is None:
+            _, opts = self._remote(task)
+            opts = {k: v for k, v in opts.items() if k != "num_returns"}
+            found = self._options[id(task)] = (repr(sorted(opts.items())), opts)
+        return found
 
     def _group_remote(self, tasks: tuple[Task, ...]) -> tuple[Any, dict[str, Any]]:
         """The Ray remote function running a group of ``tasks`` (exported once per process
@@ -265,16 +233,6 @@ class RayExecutor:
                 exported.append((tasks, remote))
             self._groups[key] = remote
         return remote, opts
-
-    def _learn(self, event: RunFinished) -> None:
-        """Subscriber: fold the run's task timings into the store's estimates."""
-        result = event.result
-        if result.graph is None or result.store is None:
-            return
-        observed = fusion.Estimates.observed(result.report, result.graph)
-        if observed:
-            estimates = self._estimates or fusion.Estimates.load(result.store)
-            estimates.save(result.store, observed)
 
     def _tracking(self) -> Tracker:
         if self._tracker is None:

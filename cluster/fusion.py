@@ -250,3 +250,73 @@ class Estimates:
             store.put_doc(STATS, TASKS, {"tasks": self.merge(observed)})
         except Exception as err:  # noqa: BLE001 - a read-only store, say
             log.debug("digestflow: could not save task timings: %s", err)
+
+
+class RunFusion:
+    """One run's fusion, for the Ray executor: the store's estimates, what this run's
+    probes showed, and which nodes are fusable (their outputs come from Ray tasks that
+    never fail at the Ray level: groups, and probes, run as groups of one)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.estimates: Estimates | None = None  # read on the first question
+        self.fusable: set[str] = set()
+        self.prober = Prober(1.0)
+        self.learned: dict[str, float] = {}  # task -> seconds a node, from its probes
+        self.outcomes: dict[str, Any] = {}  # probe node id -> its outcome future
+
+    def estimate(self, job: NodeJob) -> float | None:
+        """The task's seconds a node: from earlier runs, else from this run's probes."""
+        if self.estimates is None:
+            self.estimates = Estimates.load(self.store)
+        found = self.estimates.get(job.task)
+        return found if found is not None else self.learned.get(task_ident(job.task))
+
+    def plan(self, jobs: list[NodeJob], options: Callable[[NodeJob], Hashable],
+             cpus: float) -> list[Group]:
+        return plan_groups(jobs, self.estimate, options, self.fusable, cpus=cpus,
+                           probes=self.prober.probes)
+
+    def submitted(self, node_id: str, outcome: Any) -> None:
+        """A job went to Ray with this outcome future (kept for probes)."""
+        if node_id in self.prober.probes:
+            self.outcomes[node_id] = outcome
+
+    def hold(self, jobs: list[NodeJob], *, idle: bool, cpus: float, heard: float | None,
+             now: float) -> tuple[list[NodeJob], list[NodeJob]]:
+        """(submit now, hold back), see ``Prober``; ``idle``: nothing is in flight, so
+        holding everything would wait for nothing: then nothing is held."""
+        self.prober.cpus = max(1.0, cpus)
+        self.read_probes(now, heard)
+        submit, held = self.prober.split(jobs, lambda job: self.estimate(job) is not None,
+                                         now)
+        if idle and not submit:
+            for ident in list(self.prober.probing):
+                self.prober.settle(ident)
+            return jobs, []
+        return submit, held
+
+    def read_probes(self, now: float, heard: float | None) -> None:
+        """Settle each probed task whose probes reported (timed by those that ran) or
+        whose wait is over (too slow to fuse)."""
+        overdue = set(self.prober.overdue(now, heard))
+        for ident, probe in list(self.prober.probing.items()):
+            outcomes = [f.result() for f in map(self.outcomes.get, probe.nodes)
+                        if f is not None and f.done() and not f.cancelled()
+                        and f.exception() is None]
+            ran = [o.seconds for o in outcomes if o.ok and o.reused_from is None]
+            if ran:
+                self.learned[ident] = sum(ran) / len(ran)
+                if self.learned[ident] <= FUSE_BELOW:
+                    self.fusable.update(probe.nodes)
+            if ran or ident in overdue or len(outcomes) == len(probe.nodes):
+                self.prober.settle(ident)
+
+    def finished(self, event: Any) -> None:
+        """``RunFinished`` subscriber: fold the run's task timings into the store's."""
+        result = event.result
+        if result.graph is None or result.store is None:
+            return
+        observed = Estimates.observed(result.report, result.graph)
+        if observed:
+            (self.estimates or Estimates.load(result.store)).save(result.store, observed)

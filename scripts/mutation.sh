@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Mutation score of the modules where a silent bug serves a wrong cached result.
 #
-#   scripts/mutation.sh [keys] [runner] [storage] [index]   (default: the first three, one at a time)
+#   scripts/mutation.sh [keys] [runner] [storage] [index] [fusion]   (default: the first three, one at a time)
 #
 # Each group runs mutmut 3 on a copy of the working tree (under .mutation/<group>/),
 # with its fast, Ray-free test selection, then prints one table row per group; the
@@ -44,6 +44,11 @@ TESTS[storage]='"tests/storage", "-k", "not s3 and not killed_writer and not con
 FILES[index]='"storage/segments.py", "cluster/entries.py"'
 TESTS[index]='"tests/cluster/test_segments.py", "tests/cluster/test_entries.py",
     "-k", "not killed_mid_write"'
+FILES[fusion]='"cluster/fusion.py", "runner/dispatch.py"'
+TESTS[fusion]='"tests/cluster/test_fusion_plan.py", "tests/runner/test_dispatch_hold.py",
+    "tests/runner/test_failures.py", "tests/runner/test_conformance.py",
+    "tests/runner/test_cutoff.py", "tests/runner/test_rounds.py",
+    "-k", "not ray and not s3 and not infeasible"'
 
 # Mutants mutmut cannot see: code that runs while a module is imported (the writer
 # factories that keys/containers.py calls at import time) was already run, unmutated,
@@ -136,7 +141,7 @@ EOF
 groups=("$@")
 [ ${#groups[@]} -eq 0 ] && groups=(keys runner storage)
 for g in "${groups[@]}"; do
-    [ -n "${FILES[$g]:-}" ] || { echo "unknown group $g (keys, runner, storage, index)" >&2; exit 2; }
+    [ -n "${FILES[$g]:-}" ] || { echo "unknown group $g (keys, runner, storage, index, fusion)" >&2; exit 2; }
 done
 echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo ' + local changes'), $(date -u +%F)"
 done_groups=()
