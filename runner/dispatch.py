@@ -6,6 +6,13 @@ cached input vanished: the node and its descendants are held, and the ref is
 returned so the next planning round recomputes the producer). Failures stop
 only their descendants; independent branches finish and are cached.
 Manifests are recorded in the index in batches as nodes finish.
+
+An executor may take every ready job at once (``submit_many``: Ray's fuses
+tiny ones) and hold some back for a while (``hold``: Ray's times new tasks
+on a few nodes first); with nothing in flight nothing is held, so holding
+delays a run and never wedges it. A node reported as never run because of a
+failure that is not its ancestor's (it shared a fused Ray task with a node
+below that failure) runs again in the next round.
 """
 
 from __future__ import annotations
