@@ -218,3 +218,95 @@ def test_what_is_submitted_never_waits_on_what_is_held(seed, n):
         assert not any(isinstance(v, Upstream) and v.node in held_ids
                        for v in job.inputs.values())
     assert len(prober.probes) <= fusion.PROBES
+
+
+class _Done:
+    """An outcome future that has (or has not yet) resolved."""
+
+    def __init__(self, outcome=None) -> None:
+        self.outcome = outcome
+
+    def done(self):
+        return self.outcome is not None
+
+    def cancelled(self):
+        return False
+
+    def exception(self):
+        return None
+
+    def result(self):
+        return self.outcome
+
+
+def _first_step(run, n=40):
+    jobs = [_job(f"t{i}", tiny) for i in range(n)]
+    submit, held = run.hold(jobs, idle=True, cpus=2, heard=None, now=0.0)
+    groups = run.plan(submit, lambda j: "cpu", 2)
+    assert [(len(g.jobs), g.fused) for g in groups] == [(1, True)] * len(submit), \
+        "probes run alone, as groups of one"
+    return submit, held
+
+
+@pytest.mark.parametrize("seconds, fused", [(0.001, True), (0.5, False)])
+def test_a_run_times_a_new_task_on_its_probes(seconds, fused):
+    from runner.contracts import NodeOutcome
+
+    run = fusion.RunFusion(_Docs())
+    probes, held = _first_step(run)
+    assert len(probes) == fusion.PROBES * 2 and len(held) == 40 - len(probes)
+    for job in probes:
+        run.submitted(job.node_id, _Done())
+    assert run.hold(held, idle=False, cpus=2, heard=0.5, now=1.0) == ([], held), \
+        "no report yet: still held"
+    run.submitted(probes[1].node_id, _Done(NodeOutcome(seconds=seconds)))
+    released, none = run.hold(held, idle=False, cpus=2, heard=0.5, now=1.0)
+    assert released == held and none == []
+    groups = run.plan(released, lambda j: "cpu", 2)
+    assert all(g.fused == fused for g in groups)
+    assert (len(groups) < len(released)) == fused
+    assert run.estimate(held[0]) == seconds
+
+
+def test_probes_that_fail_or_stay_silent_release_the_rest_unfused():
+    from runner.contracts import ErrorInfo, NodeOutcome
+
+    failing = fusion.RunFusion(_Docs())
+    probes, held = _first_step(failing)
+    error = NodeOutcome(error=ErrorInfo(type="ValueError", message="x", traceback=""))
+    for job in probes:
+        failing.submitted(job.node_id, _Done(error))
+    assert failing.hold(held, idle=False, cpus=2, heard=0.5, now=0.6)[0] == held
+    assert failing.estimate(held[0]) is None, "a failure times nothing"
+    assert not any(g.fused for g in failing.plan(held, lambda j: "cpu", 2))
+
+    silent = fusion.RunFusion(_Docs())
+    probes, held = _first_step(silent)
+    for job in probes:
+        silent.submitted(job.node_id, _Done())
+    assert silent.hold(held, idle=False, cpus=2, heard=1.0, now=1.0 + fusion.PROBE_WAIT)[0] \
+        == held
+    idle = fusion.RunFusion(_Docs())
+    probes, held = _first_step(idle)
+    assert idle.hold(held, idle=True, cpus=2, heard=None, now=0.1) == (held, []), \
+        "nothing in flight: nothing is held"
+
+
+def test_a_run_folds_what_it_executed_into_the_store_estimates():
+    from types import SimpleNamespace as NS
+
+    docs = _Docs({"tasks": {fusion.task_ident(slow): 0.2}})
+    graph = {"a": NS(task=tiny), "b": NS(task=tiny), "c": NS(task=tiny), "d": NS(task=slow),
+             "e": NS(task=slow)}
+    report = [NS(id="a", status="executed", same_as=None, seconds=0.001),
+              NS(id="b", status="executed", same_as=None, seconds=0.003),
+              NS(id="c", status="executed", same_as="a", seconds=0.0),
+              NS(id="d", status="cached", same_as=None, seconds=0.0),
+              NS(id="e", status="executed", same_as=None, seconds=0.4)]
+    run = fusion.RunFusion(docs)
+    run.finished(NS(result=NS(graph=graph, store=docs, report=report)))
+    assert docs.saved[2] == {"tasks": {fusion.task_ident(tiny): 0.002,
+                                       fusion.task_ident(slow): pytest.approx(0.3)}}
+    nothing = _Docs()
+    fusion.RunFusion(nothing).finished(NS(result=NS(graph=graph, store=nothing, report=[])))
+    assert nothing.saved is None

@@ -105,3 +105,13 @@ def test_a_node_failed_with_an_unrelated_group_mate_runs_next_round(store_uri, r
         "step-2": "executed", "step-3": "skipped"}
     assert result.values == [None, 3] and executor.tries == 2
     assert runlog.take() == ["a", "bad", "s", "x"]
+
+
+def test_only_an_ancestor_failure_skips_a_node():
+    """What decides between "skipped below a failure" and "runs again next round"."""
+    from runner.dispatch import _descends
+
+    parents = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"], "e": ["d"], "x": []}
+    assert _descends(parents, "e", "a") and _descends(parents, "e", "c")
+    assert _descends(parents, "d", "b") and not _descends(parents, "d", "e")
+    assert not _descends(parents, "e", "x") and not _descends(parents, "a", "a")
