@@ -97,3 +97,12 @@ def traced(label: str, *parts: int, fail: bool = False, sleep: float = 0.0) -> i
     if fail:
         raise ValueError(f"traced {label} failed on purpose")
     return sum(parts) + 1
+
+
+@task(num_returns=2)
+def traced_pair(label: str, x: int) -> tuple[int, int]:
+    """``split`` that also records which Ray task ran it."""
+    import ray
+
+    record(f"{label} {ray.get_runtime_context().get_task_id()}")
+    return x + 1, x - 1

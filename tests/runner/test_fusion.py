@@ -18,9 +18,22 @@ from typing import Any
 import pytest
 
 from runner import run, task
-from tests.runner.tasks import gpu_probe, record, traced
+from tests.runner.tasks import gpu_probe, record, traced, traced_pair
 
 pytestmark = pytest.mark.usefixtures("ray_session")
+
+
+@pytest.fixture
+def tolerant(monkeypatch):
+    """Thresholds a loaded test machine cannot miss: a ~1 ms task measured at 30 ms
+    while the suite runs beside it still counts as tiny, and probes get time to report.
+    (The policy, not the thresholds, is what these tests check; tests/cluster/
+    test_fusion_plan.py checks the thresholds.)"""
+    from cluster import fusion
+
+    monkeypatch.setattr(fusion, "FUSE_BELOW", 0.1)
+    monkeypatch.setattr(fusion, "BUDGET", 1.0)
+    monkeypatch.setattr(fusion, "PROBE_WAIT", 30.0)
 
 
 def _graph(salt: int, n: int = 30, fail: float = 0.0, seed: int = 3):
@@ -68,7 +81,7 @@ def _warm(store: str, runlog) -> None:
     assert len(set(ran.values())) == len(spec), "never timed: one Ray task per node"
 
 
-def test_a_first_run_times_a_task_on_a_few_nodes_then_fuses_the_rest(store_uri, runlog):
+def test_a_first_run_times_a_task_on_a_few_nodes_then_fuses_the_rest(store_uri, runlog, tolerant):
     targets, spec = _graph(salt=11, n=80)
     result = run(targets, store=store_uri)
     assert result.values == _expected(spec, 11)[1]
@@ -95,7 +108,7 @@ def test_probes_that_report_nothing_in_time_release_the_rest_unfused(store_uri, 
     assert len(set(_tasks_of(runlog).values())) == 16
 
 
-def test_tiny_nodes_share_ray_tasks_once_timed_and_give_the_same_results(store_uri, runlog):
+def test_tiny_nodes_share_ray_tasks_once_timed_and_give_the_same_results(store_uri, runlog, tolerant):
     _warm(store_uri, runlog)
     targets, spec = _graph(salt=7)
     result = run(targets, store=store_uri)
@@ -116,7 +129,7 @@ def test_tiny_nodes_share_ray_tasks_once_timed_and_give_the_same_results(store_u
 
 
 @pytest.mark.parametrize("seed", [1, 5])
-def test_a_failing_fused_node_fails_alone(store_uri, runlog, seed):
+def test_a_failing_fused_node_fails_alone(store_uri, runlog, tolerant, seed):
     """Its group-mates that do not depend on it run and are cached; below it, nodes are
     skipped; its error names it; the failure is not cached."""
     _warm(store_uri, runlog)
@@ -154,7 +167,7 @@ def crash_once(label: str, x: int, flag: str) -> int:
 
 @pytest.mark.filterwarnings("ignore:.*path literal")
 def test_a_worker_killed_in_a_fused_group_is_retried_and_nothing_is_lost(store_uri, runlog,
-                                                                         tmp_path):
+                                                                         tmp_path, tolerant):
     flag = str(tmp_path / "flag")
     Path(flag).touch()
     run([crash_once.bind(f"warm{i}", i, flag) for i in range(3)], store=store_uri)
@@ -183,3 +196,21 @@ def test_slow_tasks_are_not_fused(store_uri, runlog):
     runlog.take()
     run([traced.bind(f"slow{i}", sleep=0.02) for i in range(6)], store=store_uri)
     assert len(set(_tasks_of(runlog).values())) == 6, "20 ms tasks run one per Ray task"
+
+
+def test_fused_nodes_with_two_outputs_hand_each_socket_to_the_right_reader(store_uri, runlog, tolerant):
+    """Inside a group and across groups: each reader gets the socket it bound."""
+    def graph(salt):
+        pairs = [traced_pair.bind(f"p{salt}-{i}", i) for i in range(24)]
+        return [traced.bind(f"r{salt}-{i}", pair[0], pairs[-1 - i][1], salt)
+                for i, pair in enumerate(pairs)]
+
+    first = run(graph(1), store=store_uri)
+    expected = [(i + 1) + (23 - i - 1) + 1 + 1 for i in range(24)]
+    assert first.values == expected
+    runlog.take()
+    again = run(graph(2), store=store_uri)
+    assert again.values == [v + 1 for v in expected]
+    ran = _tasks_of(runlog)
+    assert len(ran) == 48 and len(set(ran.values())) < 24, "the pairs and readers were fused"
+    assert run(graph(2), store=store_uri).executed == []
