@@ -11,7 +11,9 @@ submission order (a topological order):
 
 - A node is *fusable* when its task's mean time (``Estimates`` from earlier
   runs, else what this run's probes of it showed: ``Prober``) is at most
-  ``FUSE_BELOW`` and every parent computed in this run is fusable too. So a
+  ``FUSE_BELOW``, its outputs are stored and small (``FUSE_BYTES``: a group
+  holds every member's outputs until it ends), and every parent computed in
+  this run is fusable too. So a
   group never waits on a slow or unknown task, and its external inputs come
   only from other groups (or probes, run as groups of one), which never fail
   at the Ray level. A task never timed, with too few nodes to probe, is not
@@ -24,8 +26,9 @@ submission order (a topological order):
 
 Estimates live in the store as one small document (``docs/stats/tasks.json``),
 per task: the mean seconds its nodes took where they ran (function plus
-storing the outputs), averaged with the previous estimate at the end of each
-run that executed it. A task that became slow is fused at most once more.
+storing the outputs) and their mean stored bytes, averaged with the previous
+estimate at the end of each run that executed and stored it. A task that
+became slow is fused at most once more.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from runner.contracts import NodeJob, Upstream
 log = logging.getLogger("digestflow")
 
 FUSE_BELOW = 0.005  # seconds: a task this quick is worth fusing (Ray's overhead is ~1 ms)
+FUSE_BYTES = 1 << 20  # stored bytes a node at most: a group holds its members' outputs
 BUDGET = 0.02  # seconds of estimated work per group
 MAX_NODES = 32  # nodes per group at most
 PER_CPU = 4  # groups per CPU at least, where there are enough nodes
@@ -199,14 +203,18 @@ def _deadline(probe: _Probe, heard: float | None) -> float:
     return cap if heard is None else min(cap, max(probe.since, heard) + PROBE_WAIT)
 
 
+Timing = tuple[float, float]  # seconds and stored bytes, a node's mean
+
+
 class Estimates:
-    """Mean seconds per task, read from and merged back into the store's document."""
+    """Per task, what a node took: mean seconds and stored bytes (``Timing``), read from
+    and merged back into the store's document."""
 
-    def __init__(self, seconds: Mapping[str, float]) -> None:
-        self.seconds = dict(seconds)
+    def __init__(self, timings: Mapping[str, Timing]) -> None:
+        self.timings = dict(timings)
 
-    def get(self, task: Any) -> float | None:
-        return self.seconds.get(task_ident(task))
+    def get(self, task: Any) -> Timing | None:
+        return self.timings.get(task_ident(task))
 
     @classmethod
     def load(cls, store: Any) -> Estimates:
@@ -218,31 +226,36 @@ class Estimates:
         tasks = doc.get("tasks") if isinstance(doc, dict) else None
         if not isinstance(tasks, dict):
             return cls({})
-        return cls({name: float(s) for name, s in tasks.items()
-                    if isinstance(name, str) and isinstance(s, (int, float))
-                    and math.isfinite(s) and s >= 0})
+        return cls({name: (float(t[0]), float(t[1])) for name, t in tasks.items()
+                    if isinstance(name, str) and isinstance(t, list) and len(t) == 2
+                    and all(isinstance(x, (int, float)) and math.isfinite(x) and x >= 0
+                            for x in t)})
 
     @staticmethod
-    def observed(report: Iterable[Any], graph: Any) -> dict[str, float]:
-        """Mean seconds per task over the nodes a run executed."""
+    def observed(report: Iterable[Any], graph: Any) -> dict[str, Timing]:
+        """Mean seconds and bytes per task over the nodes a run executed and stored."""
         sums: dict[str, list[float]] = {}
         for rep in report:
             if rep.status == "executed" and not rep.same_as:  # a duplicate did no work
-                acc = sums.setdefault(task_ident(graph[rep.id].task), [0.0, 0])
-                acc[0] += rep.seconds
-                acc[1] += 1
-        return {name: total / n for name, (total, n) in sums.items()}
+                task = graph[rep.id].task
+                if task.opts.cache:  # a task never stored has no size to go by
+                    acc = sums.setdefault(task_ident(task), [0.0, 0.0, 0])
+                    acc[0] += rep.seconds
+                    acc[1] += rep.bytes
+                    acc[2] += 1
+        return {name: (seconds / n, nbytes / n) for name, (seconds, nbytes, n) in sums.items()}
 
-    def merge(self, observed: Mapping[str, float]) -> dict[str, float]:
+    def merge(self, observed: Mapping[str, Timing]) -> dict[str, list[float]]:
         """The document's new contents: each observed task averaged with its previous
         estimate, most recent last, at most ``KEEP`` tasks."""
-        merged = {n: s for n, s in self.seconds.items() if n not in observed}
-        for name, seconds in observed.items():
-            old = self.seconds.get(name)
-            merged[name] = seconds if old is None else (old + seconds) / 2
+        merged = {n: list(t) for n, t in self.timings.items() if n not in observed}
+        for name, (seconds, nbytes) in observed.items():
+            old = self.timings.get(name)
+            merged[name] = [seconds, nbytes] if old is None else \
+                [(old[0] + seconds) / 2, (old[1] + nbytes) / 2]
         return dict(list(merged.items())[-KEEP:])
 
-    def save(self, store: Any, observed: Mapping[str, float]) -> None:
+    def save(self, store: Any, observed: Mapping[str, Timing]) -> None:
         """Best effort: estimates that cannot be written only cost fusion next time."""
         if not observed:
             return
@@ -262,15 +275,21 @@ class RunFusion:
         self.estimates: Estimates | None = None  # read on the first question
         self.fusable: set[str] = set()
         self.prober = Prober(1.0)
-        self.learned: dict[str, float] = {}  # task -> seconds a node, from its probes
+        self.learned: dict[str, Timing] = {}  # task -> a node's, from its probes
         self.outcomes: dict[str, Any] = {}  # probe node id -> its outcome future
 
     def estimate(self, job: NodeJob) -> float | None:
-        """The task's seconds a node: from earlier runs, else from this run's probes."""
+        """The task's seconds a node (from earlier runs, else from this run's probes);
+        infinite (never fused) where its outputs are large or never stored, since a
+        group holds every member's outputs until it ends; None if never timed."""
+        if not job.task.opts.cache:
+            return math.inf
         if self.estimates is None:
             self.estimates = Estimates.load(self.store)
-        found = self.estimates.get(job.task)
-        return found if found is not None else self.learned.get(task_ident(job.task))
+        found = self.estimates.get(job.task) or self.learned.get(task_ident(job.task))
+        if found is None:
+            return None
+        return found[0] if found[1] <= FUSE_BYTES else math.inf
 
     def plan(self, jobs: list[NodeJob], options: Callable[[NodeJob], Hashable],
              cpus: float) -> list[Group]:
@@ -304,10 +323,12 @@ class RunFusion:
             outcomes = [f.result() for f in map(self.outcomes.get, probe.nodes)
                         if f is not None and f.done() and not f.cancelled()
                         and f.exception() is None]
-            ran = [o.seconds for o in outcomes if o.ok and o.reused_from is None]
+            ran = [(o.seconds, o.bytes_written) for o in outcomes
+                   if o.ok and o.reused_from is None and o.manifests]  # ran and stored
             if ran:
-                self.learned[ident] = sum(ran) / len(ran)
-                if self.learned[ident] <= FUSE_BELOW:
+                seconds, nbytes = (sum(x) / len(ran) for x in zip(*ran, strict=True))
+                self.learned[ident] = (seconds, nbytes)
+                if seconds <= FUSE_BELOW and nbytes <= FUSE_BYTES:
                     self.fusable.update(probe.nodes)
             if ran or ident in overdue or len(outcomes) == len(probe.nodes):
                 self.prober.settle(ident)
@@ -315,8 +336,9 @@ class RunFusion:
     def finished(self, event: Any) -> None:
         """``RunFinished`` subscriber: fold the run's task timings into the store's."""
         result = event.result
-        if result.graph is None or result.store is None:
-            return
+        if result.graph is None or result.store is None or result.cache not in (
+                "use", "refresh"):
+            return  # nothing stored: no sizes to go by
         observed = Estimates.observed(result.report, result.graph)
         if observed:
             (self.estimates or Estimates.load(result.store)).save(result.store, observed)

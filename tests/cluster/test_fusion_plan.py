@@ -136,23 +136,37 @@ class _Docs:
         self.saved = (kind, name, obj)
 
 
-@pytest.mark.parametrize("doc", [None, [], {"tasks": []}, {"tasks": {"a": "x", "b": -1,
-                                                                     "c": float("nan")}}])
+@pytest.mark.parametrize("doc", [None, [], {"tasks": []}, {"tasks": {
+    "a": "x", "b": [-1, 0], "c": [float("nan"), 0], "d": 0.001, "e": [0.001], "f": [0, "1"]}}])
 def test_missing_or_damaged_estimates_fuse_nothing(doc):
-    assert fusion.Estimates.load(_Docs(doc)).seconds == {}
+    assert fusion.Estimates.load(_Docs(doc)).timings == {}
 
 
 def test_estimates_average_with_the_last_run_and_a_failed_save_is_harmless():
     ident = fusion.task_ident(tiny)
-    est = fusion.Estimates.load(_Docs({"tasks": {ident: 0.004, "gone.task": 1.0}}))
-    assert est.get(tiny) == 0.004
+    est = fusion.Estimates.load(_Docs({"tasks": {ident: [0.004, 100], "gone.task": [1, 0]}}))
+    assert est.get(tiny) == (0.004, 100)
     docs = _Docs()
-    est.save(docs, {ident: 0.002})
-    assert docs.saved == ("stats", "tasks", {"tasks": {"gone.task": 1.0, ident: 0.003}})
-    est.save(_Docs(fail=True), {ident: 0.002})  # logged, not raised
+    est.save(docs, {ident: (0.002, 300)})
+    assert docs.saved == ("stats", "tasks", {"tasks": {"gone.task": [1.0, 0.0],
+                                                        ident: [0.003, 200.0]}})
+    est.save(_Docs(fail=True), {ident: (0.002, 0)})  # logged, not raised
     nothing = _Docs()
     est.save(nothing, {})
     assert nothing.saved is None, "a run that executed nothing writes nothing"
+
+
+def test_tasks_with_large_or_unstored_outputs_are_never_fused_nor_probed():
+    """A group holds every member's outputs until it ends: 32 fast nodes of 1 GiB each
+    would be 32 GiB in one worker."""
+    big = fusion.RunFusion(_Docs({"tasks": {fusion.task_ident(tiny): [0.0001, 2 << 20]}}))
+    jobs = [_job(f"t{i}", tiny) for i in range(40)]
+    assert big.hold(jobs, idle=True, cpus=1, heard=None, now=0.0) == (jobs, [])
+    assert not any(g.fused for g in big.plan(jobs, lambda j: "cpu", 1))
+    unstored = fusion.RunFusion(_Docs({"tasks": {fusion.task_ident(tiny): [0.0001, 10]}}))
+    jobs = [_job(f"t{i}", tiny.options(cache=False)) for i in range(40)]
+    assert unstored.hold(jobs, idle=True, cpus=1, heard=None, now=0.0) == (jobs, [])
+    assert not any(g.fused for g in unstored.plan(jobs, lambda j: "cpu", 1))
 
 
 def _split(prober, jobs, timed=(), now=0.0):
@@ -259,13 +273,27 @@ def test_a_run_times_a_new_task_on_its_probes(seconds, fused):
         run.submitted(job.node_id, _Done())
     assert run.hold(held, idle=False, cpus=2, heard=0.5, now=1.0) == ([], held), \
         "no report yet: still held"
-    run.submitted(probes[1].node_id, _Done(NodeOutcome(seconds=seconds)))
+    run.submitted(probes[1].node_id, _Done(NodeOutcome(seconds=seconds, bytes_written=64,
+                                                       manifests=[{"socket": 0}])))
     released, none = run.hold(held, idle=False, cpus=2, heard=0.5, now=1.0)
     assert released == held and none == []
     groups = run.plan(released, lambda j: "cpu", 2)
     assert all(g.fused == fused for g in groups)
     assert (len(groups) < len(released)) == fused
     assert run.estimate(held[0]) == seconds
+
+
+def test_probes_that_store_nothing_time_nothing():
+    """A run with cache="off" stores no outputs: their size is unknown, so no fusion."""
+    from runner.contracts import NodeOutcome
+
+    run = fusion.RunFusion(_Docs())
+    probes, held = _first_step(run)
+    for job in probes:
+        run.submitted(job.node_id, _Done(NodeOutcome(seconds=0.0001)))
+    assert run.hold(held, idle=False, cpus=2, heard=0.5, now=0.6)[0] == held
+    assert run.estimate(held[0]) is None
+    assert not any(g.fused for g in run.plan(held, lambda j: "cpu", 2))
 
 
 def test_probes_that_fail_or_stay_silent_release_the_rest_unfused():
@@ -295,18 +323,21 @@ def test_probes_that_fail_or_stay_silent_release_the_rest_unfused():
 def test_a_run_folds_what_it_executed_into_the_store_estimates():
     from types import SimpleNamespace as NS
 
-    docs = _Docs({"tasks": {fusion.task_ident(slow): 0.2}})
+    docs = _Docs({"tasks": {fusion.task_ident(slow): [0.2, 10]}})
     graph = {"a": NS(task=tiny), "b": NS(task=tiny), "c": NS(task=tiny), "d": NS(task=slow),
-             "e": NS(task=slow)}
-    report = [NS(id="a", status="executed", same_as=None, seconds=0.001),
-              NS(id="b", status="executed", same_as=None, seconds=0.003),
-              NS(id="c", status="executed", same_as="a", seconds=0.0),
-              NS(id="d", status="cached", same_as=None, seconds=0.0),
-              NS(id="e", status="executed", same_as=None, seconds=0.4)]
+             "e": NS(task=slow), "f": NS(task=on_gpu.options(cache=False))}
+    report = [NS(id="a", status="executed", same_as=None, seconds=0.001, bytes=10),
+              NS(id="b", status="executed", same_as=None, seconds=0.003, bytes=30),
+              NS(id="c", status="executed", same_as="a", seconds=0.0, bytes=0),
+              NS(id="d", status="cached", same_as=None, seconds=0.0, bytes=0),
+              NS(id="e", status="executed", same_as=None, seconds=0.4, bytes=30),
+              NS(id="f", status="executed", same_as=None, seconds=0.001, bytes=0)]
     run = fusion.RunFusion(docs)
-    run.finished(NS(result=NS(graph=graph, store=docs, report=report)))
-    assert docs.saved[2] == {"tasks": {fusion.task_ident(tiny): 0.002,
-                                       fusion.task_ident(slow): pytest.approx(0.3)}}
-    nothing = _Docs()
-    fusion.RunFusion(nothing).finished(NS(result=NS(graph=graph, store=nothing, report=[])))
-    assert nothing.saved is None
+    run.finished(NS(result=NS(graph=graph, store=docs, report=report, cache="use")))
+    assert docs.saved[2] == {"tasks": {fusion.task_ident(tiny): [0.002, 20.0],
+                                       fusion.task_ident(slow): [pytest.approx(0.3), 20.0]}}
+    for cache, rep in (("use", []), ("off", report), ("read", report)):
+        nothing = _Docs()
+        fusion.RunFusion(nothing).finished(NS(result=NS(graph=graph, store=nothing,
+                                                        report=rep, cache=cache)))
+        assert nothing.saved is None, f"cache={cache!r}, {len(rep)} nodes: nothing to learn"
