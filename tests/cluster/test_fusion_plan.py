@@ -341,3 +341,40 @@ def test_a_run_folds_what_it_executed_into_the_store_estimates():
         fusion.RunFusion(nothing).finished(NS(result=NS(graph=graph, store=nothing,
                                                         report=rep, cache=cache)))
         assert nothing.saved is None, f"cache={cache!r}, {len(rep)} nodes: nothing to learn"
+
+
+def test_a_task_is_known_by_its_module_and_qualified_name():
+    """The key of its timings in the store's document: stable across runs and processes,
+    distinct for two functions of one name in two places."""
+    assert fusion.task_ident(tiny) == f"{__name__}.tiny"
+
+    def tiny_here(x: int) -> int:
+        return x
+
+    assert fusion.task_ident(task(tiny_here)) == \
+        f"{__name__}.test_a_task_is_known_by_its_module_and_qualified_name.<locals>.tiny_here"
+
+
+def test_the_thresholds_are_inclusive(monkeypatch):
+    at_limit = [_job(f"n{i}", tiny) for i in range(4)]
+    groups = _plan(at_limit, times={"tiny": fusion.FUSE_BELOW})
+    assert _shape(groups) == [([j.node_id for j in at_limit], True)], "5 ms exactly: tiny"
+    monkeypatch.setattr(fusion, "BUDGET", 0.008)
+    two = _plan(at_limit, times={"tiny": 0.004})
+    assert [len(g.jobs) for g in two] == [2, 2], "a group may fill its budget exactly"
+    assert fusion.max_nodes(fusion.PER_CPU * 2 * 3, 2) == 3
+    assert fusion.max_nodes(1000, 0.5) == fusion.MAX_NODES
+
+
+def test_probes_per_cpu_and_the_mean_of_what_reported():
+    from runner.contracts import NodeOutcome
+
+    run = fusion.RunFusion(_Docs())
+    jobs = [_job(f"t{i}", tiny) for i in range(int(fusion.PROBE_AT))]
+    probes, held = run.hold(jobs, idle=True, cpus=1, heard=None, now=0.0)
+    assert len(probes) == fusion.PROBES, "one CPU: two probes"
+    for job, seconds in zip(probes, (0.001, 0.003), strict=True):
+        run.submitted(job.node_id, _Done(NodeOutcome(seconds=seconds, bytes_written=8,
+                                                     manifests=[{"socket": 0}])))
+    assert run.hold(held, idle=False, cpus=1, heard=0.0, now=0.1)[0] == held
+    assert run.estimate(held[0]) == pytest.approx(0.002)

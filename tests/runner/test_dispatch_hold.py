@@ -115,3 +115,4 @@ def test_only_an_ancestor_failure_skips_a_node():
     assert _descends(parents, "e", "a") and _descends(parents, "e", "c")
     assert _descends(parents, "d", "b") and not _descends(parents, "d", "e")
     assert not _descends(parents, "e", "x") and not _descends(parents, "a", "a")
+    assert not _descends(parents, "not-run-here", "a"), "a node outside the round: no ancestors"
