@@ -157,19 +157,24 @@ class Prober:
               now: float) -> tuple[list[NodeJob], list[NodeJob]]:
         """``jobs`` (submission order) as (submit now, hold); holding is closed under
         descendants, so everything submitted has its parents submitted."""
-        counts = Counter(task_ident(j.task) for j in jobs if not timed(j))
+        by_task: dict[int, tuple[str, bool]] = {}  # id(task) -> (ident, timed)
+        for job in jobs:
+            if id(job.task) not in by_task:
+                by_task[id(job.task)] = (task_ident(job.task), timed(job))
+        counts = Counter(by_task[id(j.task)] for j in jobs)
         submit: list[NodeJob] = []
         held: list[NodeJob] = []
         held_ids: set[str] = set()
         for job in jobs:
-            if any(isinstance(v, Upstream) and v.node in held_ids for v in job.inputs.values()):
+            if held_ids and any(isinstance(v, Upstream) and v.node in held_ids
+                                for v in job.inputs.values()):
                 held.append(job)
                 held_ids.add(job.node_id)
                 continue
-            ident = task_ident(job.task)
-            probe = None if timed(job) or ident in self.settled else self.probing.get(ident)
-            if probe is None and not timed(job) and ident not in self.settled \
-                    and counts[ident] >= PROBE_AT * self.cpus:
+            ident, is_timed = by_task[id(job.task)]
+            probe = None if is_timed or ident in self.settled else self.probing.get(ident)
+            if probe is None and not is_timed and ident not in self.settled \
+                    and counts[ident, False] >= PROBE_AT * self.cpus:
                 probe = self.probing[ident] = _Probe([], now)
             if probe is not None and len(probe.nodes) >= PROBES * self.cpus:
                 held.append(job)
@@ -277,6 +282,7 @@ class RunFusion:
         self.prober = Prober(1.0)
         self.learned: dict[str, Timing] = {}  # task -> a node's, from its probes
         self.outcomes: dict[str, Any] = {}  # probe node id -> its outcome future
+        self.held: set[str] = set()  # what the last ``hold`` held back
 
     def estimate(self, job: NodeJob) -> float | None:
         """The task's seconds a node (from earlier runs, else from this run's probes);
@@ -306,13 +312,18 @@ class RunFusion:
         """(submit now, hold back), see ``Prober``; ``idle``: nothing is in flight, so
         holding everything would wait for nothing: then nothing is held."""
         self.prober.cpus = max(1.0, cpus)
+        settled = len(self.prober.settled)
         self.read_probes(now, heard)
+        if not idle and len(self.prober.settled) == settled and self.held \
+                and all(job.node_id in self.held for job in jobs):
+            return [], jobs  # no probe settled, nothing new: what waited still waits
         submit, held = self.prober.split(jobs, lambda job: self.estimate(job) is not None,
                                          now)
         if idle and not submit:
             for ident in list(self.prober.probing):
                 self.prober.settle(ident)
-            return jobs, []
+            submit, held = jobs, []
+        self.held = {job.node_id for job in held}
         return submit, held
 
     def read_probes(self, now: float, heard: float | None) -> None:

@@ -378,3 +378,12 @@ def test_probes_per_cpu_and_the_mean_of_what_reported():
                                                      manifests=[{"socket": 0}])))
     assert run.hold(held, idle=False, cpus=1, heard=0.0, now=0.1)[0] == held
     assert run.estimate(held[0]) == pytest.approx(0.002)
+
+
+def test_a_job_that_arrives_while_others_wait_is_decided_on_its_own():
+    run = fusion.RunFusion(_Docs({"tasks": {fusion.task_ident(slow): [0.5, 8]}}))
+    probes, held = _first_step(run)
+    newcomer = _job("late", slow)
+    submit, still = run.hold([*held, newcomer], idle=False, cpus=2, heard=None, now=0.1)
+    assert submit == [newcomer] and still == held
+    assert run.hold(still, idle=False, cpus=2, heard=None, now=0.2) == ([], held)
