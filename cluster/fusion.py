@@ -1,4 +1,4 @@
-"""Fusing tiny nodes into one Ray task each, from how long their tasks took before.
+"""Fusing runs of tiny nodes into one Ray task each, by how long their tasks take.
 
 Ray spends about a millisecond of CPU on every task (submission, scheduling,
 the worker's round trip); a node that computes for 100 µs pays that many
@@ -13,11 +13,10 @@ submission order (a topological order):
   runs, else what this run's probes of it showed: ``Prober``) is at most
   ``FUSE_BELOW``, its outputs are stored and small (``FUSE_BYTES``: a group
   holds every member's outputs until it ends), and every parent computed in
-  this run is fusable too. So a
-  group never waits on a slow or unknown task, and its external inputs come
-  only from other groups (or probes, run as groups of one), which never fail
-  at the Ray level. A task never timed, with too few nodes to probe, is not
-  fused.
+  this run is fusable too. So a group never waits on a slow or unknown task,
+  and its external inputs come only from other groups (or probes, run as
+  groups of one), which never fail at the Ray level. A task never timed,
+  with too few nodes to probe, is not fused.
 - A group is a run of *consecutive* fusable jobs with the same Ray options
   and lease: consecutive in a topological order, so the groups themselves
   form a DAG (two groups never wait on each other). It closes at
@@ -28,7 +27,9 @@ Estimates live in the store as one small document (``docs/stats/tasks.json``),
 per task: the mean seconds its nodes took where they ran (function plus
 storing the outputs) and their mean stored bytes, averaged with the previous
 estimate at the end of each run that executed and stored it. A task that
-became slow is fused at most once more.
+became slow is fused at most once more. ``RunFusion`` holds one run's state
+(the estimates, what its probes showed, which nodes are fusable) for the Ray
+executor, which only submits.
 """
 
 from __future__ import annotations
