@@ -7,6 +7,7 @@ run in a CPU task, or estimates that break a run when their document is damaged.
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -387,3 +388,63 @@ def test_a_job_that_arrives_while_others_wait_is_decided_on_its_own():
     submit, still = run.hold([*held, newcomer], idle=False, cpus=2, heard=None, now=0.1)
     assert submit == [newcomer] and still == held
     assert run.hold(still, idle=False, cpus=2, heard=None, now=0.2) == ([], held)
+
+
+def _report(run, node, seconds, nbytes):
+    from runner.contracts import NodeOutcome
+
+    run.submitted(node.node_id, _Done(NodeOutcome(seconds=seconds, bytes_written=nbytes,
+                                                  manifests=[{"socket": 0}])))
+
+
+def test_probes_of_a_quick_task_with_large_outputs_fuse_nothing_below_them():
+    run = fusion.RunFusion(_Docs({"tasks": {fusion.task_ident(on_gpu): [0.0001, 8]}}))
+    jobs = [_job(f"t{i}", tiny) for i in range(16)]
+    probes, held = run.hold(jobs, idle=True, cpus=1, heard=None, now=0.0)
+    _report(run, probes[0], 0.0001, fusion.FUSE_BYTES + 1)
+    released, _ = run.hold(held, idle=False, cpus=1, heard=0.0, now=0.1)
+    assert released == held and run.estimate(held[0]) == math.inf
+    below = [_job(f"g{i}", on_gpu, [probes[0].node_id]) for i in range(3)]
+    assert not any(g.fused for g in run.plan(below, lambda j: "gpu", 1)), \
+        "a probe of a large-output task is no parent for a group"
+
+
+def test_probes_at_exactly_the_limits_count_as_tiny():
+    run = fusion.RunFusion(_Docs())
+    jobs = [_job(f"t{i}", tiny) for i in range(16)]
+    probes, held = run.hold(jobs, idle=True, cpus=1, heard=None, now=0.0)
+    _report(run, probes[0], fusion.FUSE_BELOW, fusion.FUSE_BYTES)
+    run.hold(held, idle=False, cpus=1, heard=0.0, now=0.1)
+    assert run.estimate(held[0]) == fusion.FUSE_BELOW
+    assert probes[0].node_id in run.fusable
+    assert all(g.fused for g in run.plan(held, lambda j: "cpu", 1))
+
+
+def test_only_new_jobs_are_decided_even_while_others_wait():
+    run = fusion.RunFusion(_Docs({"tasks": {fusion.task_ident(slow): [0.5, 8]}}))
+    _first_step(run)
+    newcomer = _job("late", slow)
+    assert run.hold([newcomer], idle=False, cpus=2, heard=None, now=0.1) == ([newcomer], [])
+
+
+@pytest.mark.parametrize("cache, learns", [("use", True), ("refresh", True), ("read", False),
+                                           ("off", False)])
+def test_runs_that_write_the_cache_teach_timings(cache, learns):
+    from types import SimpleNamespace as NS
+
+    graph = {"a": NS(task=tiny)}
+    report = [NS(id="a", status="executed", same_as=None, seconds=0.001, bytes=10)]
+    docs = _Docs()
+    fusion.RunFusion(docs).finished(NS(result=NS(graph=graph, store=docs, report=report,
+                                                 cache=cache)))
+    assert (docs.saved is not None) == learns
+    unrecorded = _Docs()
+    fusion.RunFusion(unrecorded).finished(NS(result=NS(graph=None, store=unrecorded,
+                                                       report=report, cache="use")))
+    assert unrecorded.saved is None, "no graph (a run that failed to sign): nothing to learn"
+
+
+def test_estimates_at_exactly_the_size_limit_are_fused():
+    run = fusion.RunFusion(_Docs({"tasks": {fusion.task_ident(tiny): [0.001,
+                                                                        fusion.FUSE_BYTES]}}))
+    assert run.estimate(_job("a", tiny)) == 0.001

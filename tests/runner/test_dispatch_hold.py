@@ -116,3 +116,15 @@ def test_only_an_ancestor_failure_skips_a_node():
     assert _descends(parents, "d", "b") and not _descends(parents, "d", "e")
     assert not _descends(parents, "e", "x") and not _descends(parents, "a", "a")
     assert not _descends(parents, "not-run-here", "a"), "a node outside the round: no ancestors"
+
+
+def test_a_node_whose_parent_succeeded_then_broke_fails_and_says_so(store_uri, runlog):
+    """Its report says an ancestor's output never reached it although that ancestor
+    reported success: a failure naming the ancestor, not a rerun."""
+    executor = FailsWhole(victim="step-1", root="source-1")
+    result = run(step.bind("x", source.bind("s", 2)), store=store_uri, executor=executor,
+                 raise_on_error=False)
+    report = result.by_id()
+    assert (report["source-1"].status, report["step-1"].status) == ("executed", "failed")
+    assert "source-1" in report["step-1"].error and executor.tries == 1
+    assert runlog.take() == ["s"]
