@@ -127,11 +127,13 @@ class _Docs:
         self.doc, self.fail, self.saved = doc, fail, None
 
     def get_doc(self, kind, name):
+        assert (kind, name) == ("stats", "tasks"), "the timings live in docs/stats/tasks.json"
         if self.doc is None:
             raise FileNotFoundError(name)
         return self.doc
 
     def put_doc(self, kind, name, obj):
+        assert (kind, name) == ("stats", "tasks"), "the timings live in docs/stats/tasks.json"
         if self.fail:
             raise PermissionError("read-only store")
         self.saved = (kind, name, obj)
@@ -213,6 +215,7 @@ def test_probes_wait_from_the_first_report_and_at_most_the_cap():
     assert prober.overdue(110.0 + fusion.PROBE_WAIT, heard=110.0) == [ident]
     assert prober.overdue(100.0 + fusion.PROBE_WAIT, heard=50.0) == [ident], \
         "workers were up before the probes went: the wait counts from then"
+    assert prober.timeout(100.0 + fusion.PROBE_CAP + 5, None) == 0.0, "overdue: ask now"
     prober.settle(ident)
     assert prober.timeout(200.0, None) is None
 
@@ -364,6 +367,8 @@ def test_the_thresholds_are_inclusive(monkeypatch):
     two = _plan(at_limit, times={"tiny": 0.004})
     assert [len(g.jobs) for g in two] == [2, 2], "a group may fill its budget exactly"
     assert fusion.max_nodes(fusion.PER_CPU * 2 * 3, 2) == 3
+    assert fusion.max_nodes(fusion.PER_CPU * 2 * 3 - 1, 2) == 2, "whole nodes, rounded down"
+    assert fusion.max_nodes(3, 2) == 1, "too few to share: one a group"
     assert fusion.max_nodes(1000, 0.5) == fusion.MAX_NODES
 
 
