@@ -45,7 +45,8 @@ FILES[index]='"storage/segments.py", "cluster/entries.py"'
 TESTS[index]='"tests/cluster/test_segments.py", "tests/cluster/test_entries.py",
     "-k", "not killed_mid_write"'
 FILES[fusion]='"cluster/fusion.py", "runner/dispatch.py"'
-TESTS[fusion]='"tests/cluster/test_fusion_plan.py", "tests/runner/test_dispatch_hold.py",
+TESTS[fusion]='"tests/cluster/test_fusion_plan.py", "tests/cluster/test_fusion_timing.py",
+    "tests/runner/test_dispatch_hold.py",
     "tests/runner/test_failures.py", "tests/runner/test_conformance.py",
     "tests/runner/test_cutoff.py", "-k", "not ray and not s3 and not infeasible"'
 
