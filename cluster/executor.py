@@ -55,7 +55,6 @@ class RayExecutor:
         self._overrides: dict[str, dict[str, Any]] = {}
         self._tracker: Tracker | None = None
         self._cpus = 1.0
-        self._options: dict[int, tuple[str, dict[str, Any]]] = {}  # see _group_options
         self._fusion: fusion.RunFusion | None = None  # this run's, where fusing
 
     async def open(self, store: Any, events: Events) -> Index:
@@ -104,7 +103,7 @@ class RayExecutor:
         leased = job.lease is not None
         spec = (job.node_id, job.key, job.write, literal, tuple(names), cut, tracker.reply,
                 leased)
-        remote, opts = self._remote(job.task)
+        remote, opts, _ = self._remote(job.task)
         # named per node in Ray's dashboard and state API: "train-1 (train)"; ``_remote``
         # takes the name directly (``.options(name=...)`` builds a class per call); a
         # lease handle goes last (the task starts once the index has answered it)
@@ -122,7 +121,7 @@ class RayExecutor:
         (``cluster.fusion``); ``handles`` gains each job's output handles as it goes."""
         run = self._fusion
         groups = [fusion.Group([job], False) for job in jobs] if run is None else \
-            run.plan(jobs, lambda job: self._group_options(job.task)[0], self._cpus)
+            run.plan(jobs, lambda job: self._remote(job.task)[2], self._cpus)
         subs: list[Submission] = []
         for group in groups:
             got = self._submit_group(group.jobs, handles) if group.fused \
@@ -206,20 +205,11 @@ class RayExecutor:
                 sockets=job.task.num_returns, stores=job.write and job.task.opts.cache)))
         return subs
 
-    def _group_options(self, task: Task) -> tuple[str, dict[str, Any]]:
-        """The Ray options a group of ``task`` runs with (all but ``num_returns``) and
-        their canonical text: tasks with equal texts may share a group."""
-        found = self._options.get(id(task))
-        if found is None:
-            _, opts = self._remote(task)
-            opts = {k: v for k, v in opts.items() if k != "num_returns"}
-            found = self._options[id(task)] = (repr(sorted(opts.items())), opts)
-        return found
-
     def _group_remote(self, tasks: tuple[Task, ...]) -> tuple[Any, dict[str, Any]]:
         """The Ray remote function running a group of ``tasks`` (exported once per process
         and combination of tasks and options), and the group's options."""
-        text, opts = self._group_options(tasks[0])
+        _, opts, text = self._remote(tasks[0])
+        opts = {k: v for k, v in opts.items() if k != "num_returns"}  # the group's own
         key = (*map(id, tasks), text)
         remote = self._groups.get(key)
         if remote is None:
@@ -249,25 +239,28 @@ class RayExecutor:
             self._tracker.close()
             self._tracker = None
 
-    def _remote(self, task: Task) -> tuple[Any, dict[str, Any]]:
+    def _remote(self, task: Task) -> tuple[Any, dict[str, Any], str]:
         """The task's Ray remote function, exported once per process (not once per run),
-        and the options each submission passes with its node's name.
+        the options each submission passes with its node's name, and the canonical text
+        of those options but ``num_returns`` (tasks with equal texts may share a fused
+        group).
 
         Keyed by the store's pickled form and the option overrides; the
         per-run dict only saves recomputing that key for every submission.
         """
         found = self._remotes.get(id(task))
         if found is None:
-            opts = {**task.opts.ray_options(), **self._overrides.get(task.name, {}),
-                    "num_returns": task.num_returns}
-            variant = (pickle.dumps(self.store), repr(sorted(opts.items())))
+            shared = {**task.opts.ray_options(), **self._overrides.get(task.name, {})}
+            text = repr(sorted(shared.items()))
+            opts = {**shared, "num_returns": task.num_returns}
+            variant = (pickle.dumps(self.store), f"{text} returns {task.num_returns}")
             per_task = _EXPORTED.setdefault(task, {})
             remote = per_task.get(variant)
             if remote is None:
                 remote = ray.remote(_bound(task, self.store))
                 remote.options(name=task.name, **opts)  # invalid options fail here, once
                 per_task[variant] = remote
-            found = self._remotes[id(task)] = (remote, opts)
+            found = self._remotes[id(task)] = (remote, opts, text)
         return found
 
 

@@ -62,8 +62,7 @@ async def dispatch(graph: Graph, plan: Plan, executor: Executor, index: Index, l
                  for nid in sched.ready()]
         jobs, held = _hold(executor, jobs, idle=not in_flight)
         for job, sub in zip(jobs, _submit(executor, jobs, out.handles), strict=True):
-            nid = job.node_id
-            out.handles.update({(nid, s): h for s, h in enumerate(sub.outputs)})
+            nid = job.node_id  # its handles are in out.handles already (``_submit``)
             fut = asyncio.ensure_future(sub.outcome)
             fut.add_done_callback(lambda f, nid=nid: finished.put_nowait((nid, f)))
             in_flight.add(nid)
@@ -115,7 +114,7 @@ def _descends(parents: Mapping[str, Iterable[str]], nid: str, root: str) -> bool
 def _submit(executor: Executor, jobs: list[NodeJob],
             handles: dict[tuple[str, int], Any]) -> list[Submission]:
     """Submit ``jobs`` in order: all at once where the executor can (it may fuse some),
-    else one by one."""
+    else one by one; ``handles`` gains each job's output handles."""
     many = getattr(executor, "submit_many", None)
     if many is not None:
         return many(jobs, handles)

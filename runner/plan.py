@@ -71,10 +71,9 @@ class Plan:
                        write=write, cutoff=cutoff, lease=lease)
 
 
-def stored(graph: Graph, nid: str, key: str, found: Collection[tuple[str, int]]) -> bool:
+def stored(graph: Graph, nid: str, key: str, found: Mapping[tuple[str, int], Any]) -> bool:
     """Whether every output socket of node ``nid`` (a caching task) is in ``found``."""
-    task = graph[nid].task
-    return task.opts.cache and all((key, s) in found for s in range(task.num_returns))
+    return stored_bytes(graph, nid, key, found) is not None
 
 
 def stored_bytes(graph: Graph, nid: str, key: str,

@@ -18,37 +18,37 @@ from hypothesis import strategies as st
 
 from cluster import fusion
 from runner.contracts import Upstream
-from tests.cluster.fusion_jobs import Docs, Done, make_job, on_gpu, slow, tiny
+from tests.cluster.fusion_jobs import future, make_job, on_gpu, saved, slow, store_with, tiny
 
 
 @pytest.mark.parametrize("doc", [None, [], {"tasks": []}, {"tasks": {
     "a": "x", "b": [-1, 0], "c": [float("nan"), 0], "d": 0.001, "e": [0.001], "f": [0, "1"]}}])
 def test_missing_or_damaged_estimates_fuse_nothing(doc):
-    assert fusion.Estimates.load(Docs(doc)).timings == {}
+    assert fusion.Estimates.load(store_with(doc)).timings == {}
 
 
 def test_estimates_average_with_the_last_run_and_a_failed_save_is_harmless():
     ident = fusion.task_ident(tiny)
-    est = fusion.Estimates.load(Docs({"tasks": {ident: [0.004, 100], "gone.task": [1, 0]}}))
+    est = fusion.Estimates.load(store_with({"tasks": {ident: [0.004, 100], "gone.task": [1, 0]}}))
     assert est.get(tiny) == (0.004, 100)
-    docs = Docs()
+    docs = store_with()
     est.save(docs, {ident: (0.002, 300)})
-    assert docs.saved == ("stats", "tasks", {"tasks": {"gone.task": [1.0, 0.0],
+    assert saved(docs) == ("stats", "tasks", {"tasks": {"gone.task": [1.0, 0.0],
                                                         ident: [0.003, 200.0]}})
-    est.save(Docs(fail=True), {ident: (0.002, 0)})  # logged, not raised
-    nothing = Docs()
+    est.save(store_with(unwritable=True), {ident: (0.002, 0)})  # logged, not raised
+    nothing = store_with()
     est.save(nothing, {})
-    assert nothing.saved is None, "a run that executed nothing writes nothing"
+    assert saved(nothing) is None, "a run that executed nothing writes nothing"
 
 
 def test_tasks_with_large_or_unstored_outputs_are_never_fused_nor_probed():
     """A group holds every member's outputs until it ends: 32 fast nodes of 1 GiB each
     would be 32 GiB in one worker."""
-    big = fusion.RunFusion(Docs({"tasks": {fusion.task_ident(tiny): [0.0001, 2 << 20]}}))
+    big = fusion.RunFusion(store_with({"tasks": {fusion.task_ident(tiny): [0.0001, 2 << 20]}}))
     jobs = [make_job(f"t{i}", tiny) for i in range(40)]
     assert big.hold(jobs, idle=True, cpus=1, heard=None, now=0.0) == (jobs, [])
     assert not any(g.fused for g in big.plan(jobs, lambda j: "cpu", 1))
-    unstored = fusion.RunFusion(Docs({"tasks": {fusion.task_ident(tiny): [0.0001, 10]}}))
+    unstored = fusion.RunFusion(store_with({"tasks": {fusion.task_ident(tiny): [0.0001, 10]}}))
     jobs = [make_job(f"t{i}", tiny.options(cache=False)) for i in range(40)]
     assert unstored.hold(jobs, idle=True, cpus=1, heard=None, now=0.0) == (jobs, [])
     assert not any(g.fused for g in unstored.plan(jobs, lambda j: "cpu", 1))
@@ -133,14 +133,14 @@ def _first_step(run, n=40):
 def test_a_run_times_a_new_task_on_its_probes(seconds, fused):
     from runner.contracts import NodeOutcome
 
-    run = fusion.RunFusion(Docs())
+    run = fusion.RunFusion(store_with())
     probes, held = _first_step(run)
     assert len(probes) == fusion.PROBES * 2 and len(held) == 40 - len(probes)
     for job in probes:
-        run.submitted(job.node_id, Done())
+        run.submitted(job.node_id, future())
     assert run.hold(held, idle=False, cpus=2, heard=0.5, now=1.0) == ([], held), \
         "no report yet: still held"
-    run.submitted(probes[1].node_id, Done(NodeOutcome(seconds=seconds, bytes_written=64,
+    run.submitted(probes[1].node_id, future(NodeOutcome(seconds=seconds, bytes_written=64,
                                                        manifests=[{"socket": 0}])))
     released, none = run.hold(held, idle=False, cpus=2, heard=0.5, now=1.0)
     assert released == held and none == []
@@ -154,10 +154,10 @@ def test_probes_that_store_nothing_time_nothing():
     """A run with cache="off" stores no outputs: their size is unknown, so no fusion."""
     from runner.contracts import NodeOutcome
 
-    run = fusion.RunFusion(Docs())
+    run = fusion.RunFusion(store_with())
     probes, held = _first_step(run)
     for job in probes:
-        run.submitted(job.node_id, Done(NodeOutcome(seconds=0.0001)))
+        run.submitted(job.node_id, future(NodeOutcome(seconds=0.0001)))
     assert run.hold(held, idle=False, cpus=2, heard=0.5, now=0.6)[0] == held
     assert run.estimate(held[0]) is None
     assert not any(g.fused for g in run.plan(held, lambda j: "cpu", 2))
@@ -166,22 +166,22 @@ def test_probes_that_store_nothing_time_nothing():
 def test_probes_that_fail_or_stay_silent_release_the_rest_unfused():
     from runner.contracts import ErrorInfo, NodeOutcome
 
-    failing = fusion.RunFusion(Docs())
+    failing = fusion.RunFusion(store_with())
     probes, held = _first_step(failing)
     error = NodeOutcome(error=ErrorInfo(type="ValueError", message="x", traceback=""))
     for job in probes:
-        failing.submitted(job.node_id, Done(error))
+        failing.submitted(job.node_id, future(error))
     assert failing.hold(held, idle=False, cpus=2, heard=0.5, now=0.6)[0] == held
     assert failing.estimate(held[0]) is None, "a failure times nothing"
     assert not any(g.fused for g in failing.plan(held, lambda j: "cpu", 2))
 
-    silent = fusion.RunFusion(Docs())
+    silent = fusion.RunFusion(store_with())
     probes, held = _first_step(silent)
     for job in probes:
-        silent.submitted(job.node_id, Done())
+        silent.submitted(job.node_id, future())
     assert silent.hold(held, idle=False, cpus=2, heard=1.0, now=1.0 + fusion.PROBE_WAIT)[0] \
         == held
-    idle = fusion.RunFusion(Docs())
+    idle = fusion.RunFusion(store_with())
     probes, held = _first_step(idle)
     assert idle.hold(held, idle=True, cpus=2, heard=None, now=0.1) == (held, []), \
         "nothing in flight: nothing is held"
@@ -190,7 +190,7 @@ def test_probes_that_fail_or_stay_silent_release_the_rest_unfused():
 def test_a_run_folds_what_it_executed_into_the_store_estimates():
     from types import SimpleNamespace as NS
 
-    docs = Docs({"tasks": {fusion.task_ident(slow): [0.2, 10]}})
+    docs = store_with({"tasks": {fusion.task_ident(slow): [0.2, 10]}})
     graph = {"a": NS(task=tiny), "b": NS(task=tiny), "c": NS(task=tiny), "d": NS(task=slow),
              "e": NS(task=slow), "f": NS(task=on_gpu.options(cache=False))}
     report = [NS(id="a", status="executed", same_as=None, seconds=0.001, bytes=10),
@@ -201,31 +201,31 @@ def test_a_run_folds_what_it_executed_into_the_store_estimates():
               NS(id="f", status="executed", same_as=None, seconds=0.001, bytes=0)]
     run = fusion.RunFusion(docs)
     run.finished(NS(result=NS(graph=graph, store=docs, report=report, cache="use")))
-    assert docs.saved[2] == {"tasks": {fusion.task_ident(tiny): [0.002, 20.0],
+    assert saved(docs)[2] == {"tasks": {fusion.task_ident(tiny): [0.002, 20.0],
                                        fusion.task_ident(slow): [pytest.approx(0.3), 20.0]}}
     for cache, rep in (("use", []), ("off", report), ("read", report)):
-        nothing = Docs()
+        nothing = store_with()
         fusion.RunFusion(nothing).finished(NS(result=NS(graph=graph, store=nothing,
                                                         report=rep, cache=cache)))
-        assert nothing.saved is None, f"cache={cache!r}, {len(rep)} nodes: nothing to learn"
+        assert saved(nothing) is None, f"cache={cache!r}, {len(rep)} nodes: nothing to learn"
 
 
 def test_probes_per_cpu_and_the_mean_of_what_reported():
     from runner.contracts import NodeOutcome
 
-    run = fusion.RunFusion(Docs())
+    run = fusion.RunFusion(store_with())
     jobs = [make_job(f"t{i}", tiny) for i in range(int(fusion.PROBE_AT))]
     probes, held = run.hold(jobs, idle=True, cpus=1, heard=None, now=0.0)
     assert len(probes) == fusion.PROBES, "one CPU: two probes"
     for job, seconds in zip(probes, (0.001, 0.003), strict=True):
-        run.submitted(job.node_id, Done(NodeOutcome(seconds=seconds, bytes_written=8,
+        run.submitted(job.node_id, future(NodeOutcome(seconds=seconds, bytes_written=8,
                                                      manifests=[{"socket": 0}])))
     assert run.hold(held, idle=False, cpus=1, heard=0.0, now=0.1)[0] == held
     assert run.estimate(held[0]) == pytest.approx(0.002)
 
 
 def test_a_job_that_arrives_while_others_wait_is_decided_on_its_own():
-    run = fusion.RunFusion(Docs({"tasks": {fusion.task_ident(slow): [0.5, 8]}}))
+    run = fusion.RunFusion(store_with({"tasks": {fusion.task_ident(slow): [0.5, 8]}}))
     probes, held = _first_step(run)
     newcomer = make_job("late", slow)
     submit, still = run.hold([*held, newcomer], idle=False, cpus=2, heard=None, now=0.1)
@@ -236,12 +236,12 @@ def test_a_job_that_arrives_while_others_wait_is_decided_on_its_own():
 def _report(run, node, seconds, nbytes):
     from runner.contracts import NodeOutcome
 
-    run.submitted(node.node_id, Done(NodeOutcome(seconds=seconds, bytes_written=nbytes,
+    run.submitted(node.node_id, future(NodeOutcome(seconds=seconds, bytes_written=nbytes,
                                                   manifests=[{"socket": 0}])))
 
 
 def test_probes_of_a_quick_task_with_large_outputs_fuse_nothing_below_them():
-    run = fusion.RunFusion(Docs({"tasks": {fusion.task_ident(on_gpu): [0.0001, 8]}}))
+    run = fusion.RunFusion(store_with({"tasks": {fusion.task_ident(on_gpu): [0.0001, 8]}}))
     jobs = [make_job(f"t{i}", tiny) for i in range(16)]
     probes, held = run.hold(jobs, idle=True, cpus=1, heard=None, now=0.0)
     _report(run, probes[0], 0.0001, fusion.FUSE_BYTES + 1)
@@ -253,7 +253,7 @@ def test_probes_of_a_quick_task_with_large_outputs_fuse_nothing_below_them():
 
 
 def test_probes_at_exactly_the_limits_count_as_tiny():
-    run = fusion.RunFusion(Docs())
+    run = fusion.RunFusion(store_with())
     jobs = [make_job(f"t{i}", tiny) for i in range(16)]
     probes, held = run.hold(jobs, idle=True, cpus=1, heard=None, now=0.0)
     _report(run, probes[0], fusion.FUSE_BELOW, fusion.FUSE_BYTES)
@@ -264,7 +264,7 @@ def test_probes_at_exactly_the_limits_count_as_tiny():
 
 
 def test_only_new_jobs_are_decided_even_while_others_wait():
-    run = fusion.RunFusion(Docs({"tasks": {fusion.task_ident(slow): [0.5, 8]}}))
+    run = fusion.RunFusion(store_with({"tasks": {fusion.task_ident(slow): [0.5, 8]}}))
     _first_step(run)
     newcomer = make_job("late", slow)
     assert run.hold([newcomer], idle=False, cpus=2, heard=None, now=0.1) == ([newcomer], [])
@@ -277,17 +277,17 @@ def test_runs_that_write_the_cache_teach_timings(cache, learns):
 
     graph = {"a": NS(task=tiny)}
     report = [NS(id="a", status="executed", same_as=None, seconds=0.001, bytes=10)]
-    docs = Docs()
+    docs = store_with()
     fusion.RunFusion(docs).finished(NS(result=NS(graph=graph, store=docs, report=report,
                                                  cache=cache)))
-    assert (docs.saved is not None) == learns
-    unrecorded = Docs()
+    assert (saved(docs) is not None) == learns
+    unrecorded = store_with()
     fusion.RunFusion(unrecorded).finished(NS(result=NS(graph=None, store=unrecorded,
                                                        report=report, cache="use")))
-    assert unrecorded.saved is None, "no graph (a run that failed to sign): nothing to learn"
+    assert saved(unrecorded) is None, "no graph (a run that failed to sign): nothing to learn"
 
 
 def test_estimates_at_exactly_the_size_limit_are_fused():
-    run = fusion.RunFusion(Docs({"tasks": {fusion.task_ident(tiny): [0.001,
+    run = fusion.RunFusion(store_with({"tasks": {fusion.task_ident(tiny): [0.001,
                                                                         fusion.FUSE_BYTES]}}))
     assert run.estimate(make_job("a", tiny)) == 0.001
